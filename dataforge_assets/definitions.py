@@ -1,0 +1,22 @@
+"""The code location: everything under defs/ is loaded; platform-wide policies are applied once here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+
+from dataforge_assets.lib.environment import current_environment
+from dataforge_assets.resources import resources_for
+
+
+@dg.definitions
+def load_definitions() -> dg.Definitions:
+    env = current_environment()
+    loaded = dg.load_from_defs_folder(path_within_project=Path(__file__).parent)
+    platform = dg.Definitions(
+        resources=resources_for(env),
+        # One process runs every step: no ~4 s spawn per step, and one DuckDB writer at a time.
+        executor=dg.in_process_executor,
+    )
+    return dg.Definitions.merge(loaded, platform)

@@ -1,0 +1,30 @@
+"""stats.carrier_daily_performance: each carrier's flights, cancellations, delays and punctuality per day."""
+
+import dagster as dg
+
+from dataforge_assets.lib.stats_asset import sql_stats_asset
+
+# Means are over non-null values (SQL's avg skips NULLs); on-time share is arrivals less than
+# 15 minutes late over flights whose arrival delay is known.
+SQL = """
+SELECT
+    carrier,
+    max(carrier_name) AS carrier_name,
+    flight_date,
+    count(*) AS flights,
+    sum(CASE WHEN cancelled THEN 1 ELSE 0 END) AS cancelled,
+    CAST(avg(dep_delay) AS DOUBLE PRECISION) AS avg_dep_delay,
+    CAST(avg(arr_delay) AS DOUBLE PRECISION) AS avg_arr_delay,
+    CAST(sum(CASE WHEN arr_delay < 15 THEN 1 ELSE 0 END) AS DOUBLE PRECISION)
+        / NULLIF(count(arr_delay), 0) AS on_time_share
+FROM normalized.flights
+GROUP BY carrier, flight_date
+ORDER BY carrier, flight_date
+"""
+
+carrier_daily_performance = sql_stats_asset(
+    "carrier_daily_performance",
+    SQL,
+    deps=[dg.AssetKey(["normalized", "flights"])],
+    description="One row per carrier and flight date: flights, cancelled, average delays, on-time share.",
+)

@@ -1,0 +1,1 @@
+"""Reusable building blocks: component types, the warehouse resource, metadata helpers."""

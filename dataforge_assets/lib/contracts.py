@@ -1,0 +1,114 @@
+"""Run a pandera contract over a batch and split it: valid rows go on, broken rows go to quarantine.
+
+Row-level failures (a value out of range, a text that is no number) quarantine the row with the rule
+and a reason. Schema-level failures (a missing column, a changed type) are not the row's fault: they
+raise ContractViolation naming the column, the expected and the found type.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandera.polars as pa
+import polars as pl
+
+CAST_FAILURES = "_cast_failures"
+REJECT_RULE = "_quarantine_rule"
+REJECT_REASON = "_quarantine_reason"
+
+
+class ContractViolation(Exception):
+    """The data no longer has the shape the contract declares (schema drift)."""
+
+    def __init__(self, table: str, failures: pl.DataFrame):
+        self.failures = failures
+        lines = [
+            f"column {row['column']!r}: {row['check']} failed (found {row['failure_case']})"
+            for row in failures.iter_rows(named=True)
+        ]
+        super().__init__(f"contract for {table} broken by schema drift:\n  " + "\n  ".join(lines))
+
+
+def safe_cast(frame: pl.DataFrame, casts: dict[str, pl.DataType]) -> pl.DataFrame:
+    """Cast text columns; a value that does not convert becomes null and is named in `_cast_failures`."""
+    failures = [
+        pl.when(pl.col(name).is_not_null() & pl.col(name).cast(dtype, strict=False).is_null()).then(
+            pl.format("{}: {} is not a valid {}", pl.lit(name), pl.col(name), pl.lit(str(dtype)))
+        )
+        for name, dtype in casts.items()
+    ]
+    reasons = pl.concat_str(failures, separator="; ", ignore_nulls=True) if failures else pl.lit(None)
+    return frame.with_columns(
+        pl.when(reasons == "").then(None).otherwise(reasons).cast(pl.String).alias(CAST_FAILURES),
+        *[pl.col(name).cast(dtype, strict=False) for name, dtype in casts.items()],
+    )
+
+
+@dataclass(frozen=True)
+class Split:
+    valid_rows: pl.Series  # boolean mask over the batch
+    rule: pl.Series  # first broken rule per row (null where valid)
+    reason: pl.Series  # every broken rule per row, human-readable
+    failure_cases: pl.DataFrame  # pandera's failure cases, for metadata
+
+
+def split_by_contract(table: str, typed: pl.DataFrame, contract: type[pa.DataFrameModel]) -> Split:
+    """Validate `typed` (which may carry a `_cast_failures` column) against `contract`."""
+    columns = list(contract.to_schema().columns)
+    present = [c for c in columns if c in typed.columns]
+    failure_cases = _failure_cases(typed.select(present) if len(present) == len(columns) else typed, contract)
+    schema_level = failure_cases.filter(pl.col("index").is_null())
+    if schema_level.height:
+        raise ContractViolation(table, schema_level)
+
+    per_row = [
+        failure_cases.select(
+            pl.col("index").cast(pl.Int64),
+            pl.format("{}:{}", pl.col("column"), pl.col("check")).alias("rule"),
+            pl.format("{} = {} breaks {}", pl.col("column"), pl.col("failure_case"), pl.col("check")).alias(
+                "reason"
+            ),
+        )
+    ]
+    if CAST_FAILURES in typed.columns:
+        per_row.insert(
+            0,
+            typed.with_row_index("index")
+            .filter(pl.col(CAST_FAILURES).is_not_null())
+            .select(
+                pl.col("index").cast(pl.Int64),
+                pl.lit("type").alias("rule"),
+                pl.col(CAST_FAILURES).alias("reason"),
+            ),
+        )
+    broken = (
+        pl.concat(per_row)
+        .group_by("index", maintain_order=True)
+        .agg(pl.col("rule").first(), pl.col("reason").str.join("; "))
+    )
+    rows = pl.DataFrame({"index": pl.int_range(typed.height, eager=True, dtype=pl.Int64)}).join(
+        broken, on="index", how="left", maintain_order="left"
+    )
+    return Split(
+        valid_rows=rows["rule"].is_null(),
+        rule=rows["rule"],
+        reason=rows["reason"],
+        failure_cases=failure_cases,
+    )
+
+
+def _failure_cases(frame: pl.DataFrame, contract: type[pa.DataFrameModel]) -> pl.DataFrame:
+    try:
+        contract.validate(frame, lazy=True)
+    except pa.errors.SchemaErrors as errors:
+        return pl.DataFrame(errors.failure_cases).with_columns(pl.col("failure_case").cast(pl.String))
+    return pl.DataFrame(
+        schema={
+            "failure_case": pl.String,
+            "schema_context": pl.String,
+            "column": pl.String,
+            "check": pl.String,
+            "check_number": pl.Int32,
+            "index": pl.Int32,
+        }
+    )

@@ -1,0 +1,131 @@
+"""Build a normalized table from its raw table, batch by batch, guarded by a pandera contract.
+
+Only raw loads not processed before are read (dlt stamps every raw row with `_dlt_load_id`), so a
+re-run with nothing new does nothing. Each raw row ends in exactly one place: `normalized.<table>`
+when it keeps the contract, `quarantine.<table>` (as it arrived, with rule and reason) when not.
+A raw row that is re-delivered replaces its earlier version in both places (matched by `_row_key`).
+The processed loads are recorded last, so a run that fails half-way is simply run again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import pandera.polars as pa
+import polars as pl
+import pyarrow as pa_arrow
+
+from dataforge_assets.lib.contracts import CAST_FAILURES, REJECT_REASON, REJECT_RULE, split_by_contract
+from dataforge_assets.lib.warehouse import Warehouse
+
+NORMALIZED = "normalized"
+QUARANTINE = "quarantine"
+RAW = "raw"
+ROW_KEY = "_row_key"
+LOAD_ID = "_dlt_load_id"
+LINEAGE = (LOAD_ID, "_source_file", "_source_row")
+PROCESSED_LOADS = "_processed_loads"
+
+Transform = Callable[[pl.DataFrame, Mapping[str, pl.DataFrame]], pl.DataFrame]
+
+
+@dataclass(frozen=True)
+class NormalizedTable:
+    """What one normalized table needs: where it comes from, how it is typed, what it must satisfy."""
+
+    name: str
+    raw_table: str
+    key: Sequence[str]  # the raw table's primary key columns
+    contract: type[pa.DataFrameModel]
+    transform: Transform  # raw text batch (+ lookups) -> typed frame, same rows in the same order
+    lookups: Sequence[str] = field(default_factory=tuple)  # small raw tables read whole, e.g. airlines
+    description: str = ""
+
+    @property
+    def contract_columns(self) -> list[str]:
+        return list(self.contract.to_schema().columns)
+
+
+@dataclass
+class BuildReport:
+    loads: list[str]
+    raw_rows: int = 0
+    normalized_rows: int = 0
+    quarantined_rows: int = 0
+    rules: dict[str, int] = field(default_factory=dict)
+
+
+def normalize_batch(
+    spec: NormalizedTable, raw: pl.DataFrame, lookups: Mapping[str, pl.DataFrame]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """(valid rows in contract shape + lineage, rejected raw rows + rule + reason)."""
+    raw = raw.with_columns(
+        pl.concat_str([pl.col(c) for c in spec.key], separator="|", ignore_nulls=True).alias(ROW_KEY)
+    )
+    typed = spec.transform(raw, lookups)
+    split = split_by_contract(f"{NORMALIZED}.{spec.name}", typed, spec.contract)
+    lineage = [c for c in (ROW_KEY, *LINEAGE) if c in raw.columns]
+    valid = typed.filter(split.valid_rows).select(*spec.contract_columns, *lineage)
+    rejects = raw.filter(~split.valid_rows).with_columns(
+        split.rule.filter(~split.valid_rows).alias(REJECT_RULE),
+        split.reason.filter(~split.valid_rows).alias(REJECT_REASON),
+        pl.lit(datetime.now(UTC)).alias("_quarantined_at"),
+    )
+    return valid, rejects.drop(CAST_FAILURES, strict=False)
+
+
+def unprocessed_loads(warehouse: Warehouse, spec: NormalizedTable) -> list[str]:
+    if not warehouse.table_exists(RAW, spec.raw_table):
+        raise LookupError(f"raw.{spec.raw_table} does not exist yet: materialize the raw layer first")
+    seen = ""
+    if warehouse.table_exists(NORMALIZED, PROCESSED_LOADS):
+        seen = f" WHERE {LOAD_ID} NOT IN (SELECT load_id FROM {NORMALIZED}.{PROCESSED_LOADS} WHERE table_name = '{spec.name}')"
+    loads = warehouse.query(f'SELECT DISTINCT {LOAD_ID} FROM {RAW}."{spec.raw_table}"{seen} ORDER BY 1')
+    return [str(v) for v in loads.column(0).to_pylist()]
+
+
+def build(warehouse: Warehouse, spec: NormalizedTable, batch_rows: int = 250_000) -> BuildReport:
+    report = BuildReport(loads=unprocessed_loads(warehouse, spec))
+    if not report.loads:
+        return report
+    lookups = {name: pl.from_arrow(warehouse.query(f'SELECT * FROM {RAW}."{name}"')) for name in spec.lookups}
+    load_list = ", ".join(f"'{load}'" for load in report.loads)
+    batches = warehouse.query_batches(
+        f'SELECT * FROM {RAW}."{spec.raw_table}" WHERE {LOAD_ID} IN ({load_list})', batch_rows
+    )
+    for batch in batches:
+        raw = pl.from_arrow(batch)
+        assert isinstance(raw, pl.DataFrame)
+        valid, rejects = normalize_batch(spec, raw, lookups)
+        keys = raw.select(
+            pl.concat_str([pl.col(c) for c in spec.key], separator="|", ignore_nulls=True)
+        ).to_series()
+        for schema, rows in ((NORMALIZED, valid), (QUARANTINE, rejects)):
+            warehouse.delete_keys(schema, spec.name, ROW_KEY, keys.to_arrow())
+            warehouse.write(schema, spec.name, [rows.to_arrow()], mode="append")
+        report.raw_rows += raw.height
+        report.normalized_rows += valid.height
+        report.quarantined_rows += rejects.height
+        for rule, count in rejects.group_by(REJECT_RULE).len().iter_rows():
+            report.rules[rule] = report.rules.get(rule, 0) + count
+    _record_processed(warehouse, spec.name, report.loads)
+    return report
+
+
+def _record_processed(warehouse: Warehouse, table: str, loads: list[str]) -> None:
+    now = datetime.now(UTC)
+    rows = pa_arrow.table(
+        {"table_name": [table] * len(loads), "load_id": loads, "processed_at": [now] * len(loads)}
+    )
+    warehouse.write(NORMALIZED, PROCESSED_LOADS, [rows], mode="append")
+
+
+def iter_table(
+    warehouse: Warehouse, schema: str, table: str, batch_rows: int = 250_000
+) -> Iterator[pl.DataFrame]:
+    for batch in warehouse.query_batches(f'SELECT * FROM "{schema}"."{table}"', batch_rows):
+        frame = pl.from_arrow(batch)
+        assert isinstance(frame, pl.DataFrame)
+        yield frame

@@ -1,0 +1,6 @@
+"""The warehouse resource: one interface over DuckDB (default) and PostgreSQL (production)."""
+
+from dataforge_assets.lib.warehouse.base import Warehouse
+from dataforge_assets.lib.warehouse.duckdb import DuckDBWarehouse
+
+__all__ = ["DuckDBWarehouse", "Warehouse"]

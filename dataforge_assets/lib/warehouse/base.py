@@ -1,0 +1,60 @@
+"""What every warehouse offers the assets. SQL passed here must be portable (DuckDB and PostgreSQL)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any, Literal
+
+import dagster as dg
+import pyarrow as pa
+
+WriteMode = Literal["replace", "append"]
+
+
+class Warehouse(dg.ConfigurableResource):
+    """Table-level operations the normalized and stats layers need, plus the dlt destination for raw.
+
+    Subclasses implement every method; assets depend on this type, never on a concrete warehouse.
+    """
+
+    def dlt_destination(self) -> Any:
+        """The dlt destination that loads raw tables into this warehouse."""
+        raise NotImplementedError
+
+    def execute(self, sql: str, params: tuple[Any, ...] | None = None) -> None:
+        raise NotImplementedError
+
+    def query(self, sql: str, params: tuple[Any, ...] | None = None) -> pa.Table:
+        raise NotImplementedError
+
+    def query_batches(self, sql: str, batch_size: int = 250_000) -> Iterator[pa.RecordBatch]:
+        """Stream a query's result, so large tables never sit in memory whole."""
+        raise NotImplementedError
+
+    def write(
+        self, schema: str, table: str, batches: Iterable[pa.Table | pa.RecordBatch], mode: WriteMode
+    ) -> int:
+        """Write Arrow data to schema.table (creating it from the first batch); returns rows written."""
+        raise NotImplementedError
+
+    def delete_keys(self, schema: str, table: str, key_column: str, keys: pa.Array) -> None:
+        """Delete the rows whose key_column is in keys (no-op if the table does not exist)."""
+        raise NotImplementedError
+
+    def replace_table_as(self, schema: str, table: str, select_sql: str) -> None:
+        """Atomically replace schema.table with the result of a SELECT (readers never see it half-built)."""
+        raise NotImplementedError
+
+    def table_exists(self, schema: str, table: str) -> bool:
+        raise NotImplementedError
+
+    def columns(self, schema: str, table: str) -> list[tuple[str, str]]:
+        """(name, type) of each column in order; empty if the table does not exist."""
+        raise NotImplementedError
+
+    def scalar(self, sql: str, params: tuple[Any, ...] | None = None) -> Any:
+        result = self.query(sql, params)
+        return result.column(0)[0].as_py() if result.num_rows else None
+
+    def row_count(self, schema: str, table: str) -> int:
+        return int(self.scalar(f'SELECT count(*) FROM "{schema}"."{table}"'))

@@ -1,0 +1,38 @@
+"""Small slices of the real nycflights13 data, landed where the demo sources read them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from dataforge_assets.demo.setup import REFERENCE_TABLES, land_file, read_flights
+from dataforge_assets.lib.environment import Environment
+
+_FLIGHTS: pl.DataFrame | None = None
+
+
+def flights() -> pl.DataFrame:
+    global _FLIGHTS
+    if _FLIGHTS is None:
+        _FLIGHTS = read_flights()
+    return _FLIGHTS
+
+
+def month_sample(month: int, rows: int) -> pl.DataFrame:
+    """The first `rows` flights of a month, as text, exactly as the CSV has them."""
+    return flights().filter(pl.col("month") == str(month)).head(rows)
+
+
+def land_flights(env: Environment, month: int, frame: pl.DataFrame) -> Path:
+    folder = env.landing_dir / "flights"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"flights_2013_{month:02d}.csv"
+    frame.write_csv(path, null_value="NA")
+    return path
+
+
+def land_reference(env: Environment) -> None:
+    land_file("weather", env.landing_dir / "weather")
+    for name in REFERENCE_TABLES:
+        land_file(name, env.landing_dir / "reference")

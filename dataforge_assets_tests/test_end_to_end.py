@@ -1,0 +1,121 @@
+"""The demo, end to end, as a user runs it: `python -m dataforge_assets.demo`, then the CLI again.
+
+Expected figures are computed here independently, with DuckDB straight from the vendored CSV.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from dataforge_assets.demo.setup import DATA_DIR
+from dataforge_assets.lib.environment import REPO_ROOT
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("demo")
+    dagster_home = home / "dagster_home"
+    dagster_home.mkdir()
+    (dagster_home / "dagster.yaml").symlink_to(REPO_ROOT / "dagster.yaml")
+    env = {**os.environ, "DATAFORGE_HOME": str(home), "DAGSTER_HOME": str(dagster_home)}
+    done = subprocess.run(
+        [BIN / "python", "-m", "dataforge_assets.demo"], env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
+    return home
+
+
+def _sql(home: Path, query: str) -> list[tuple]:
+    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
+        return con.execute(query).fetchall()
+
+
+def _source(query: str) -> list[tuple]:
+    csv = DATA_DIR / "flights.csv.gz"
+    with duckdb.connect() as con:
+        con.execute(f"CREATE VIEW flights AS SELECT * FROM read_csv('{csv}', nullstr='NA')")
+        return con.execute(query).fetchall()
+
+
+def test_every_table_holds_what_the_source_implies(demo_home: Path) -> None:
+    (total,) = _source("SELECT count(*) FROM flights")[0]
+    assert total == 336_776
+    assert _sql(demo_home, "SELECT count(*) FROM raw.flights")[0][0] == total
+    normalized = _sql(demo_home, "SELECT count(*) FROM normalized.flights")[0][0]
+    quarantined = _sql(demo_home, "SELECT count(*) FROM quarantine.flights")[0][0]
+    assert (normalized, quarantined) == (total, 0)
+    assert _sql(demo_home, "SELECT count(*) FROM raw.weather")[0][0] == 26_115
+    assert _sql(demo_home, "SELECT count(*) FROM raw.planes")[0][0] == 3_322
+    assert _sql(demo_home, "SELECT count(*) FROM raw.airports")[0][0] == 1_458
+    assert _sql(demo_home, "SELECT count(*) FROM raw.airlines")[0][0] == 16
+    cancelled = _source("SELECT count(*) FROM flights WHERE dep_time IS NULL")[0][0]
+    assert (
+        _sql(demo_home, "SELECT count(*) FROM normalized.flights WHERE cancelled")[0][0] == cancelled == 8_255
+    )
+
+
+def test_known_aggregates(demo_home: Path) -> None:
+    routes = _source("SELECT count(*) FROM (SELECT DISTINCT origin, dest FROM flights)")[0][0]
+    assert _sql(demo_home, "SELECT count(*) FROM stats.route_stats")[0][0] == routes
+    jfk_lax = _source("SELECT count(*), avg(air_time) FROM flights WHERE origin = 'JFK' AND dest = 'LAX'")[0]
+    got = _sql(
+        demo_home, "SELECT flights, avg_air_time FROM stats.route_stats WHERE origin = 'JFK' AND dest = 'LAX'"
+    )
+    assert got[0][0] == jfk_lax[0] == 11_262
+    assert abs(got[0][1] - jfk_lax[1]) < 1e-9
+    ua_new_year = _source(
+        "SELECT count(*), avg(dep_delay), count(*) FILTER (WHERE arr_delay < 15) / count(arr_delay) "
+        "FROM flights WHERE carrier = 'UA' AND month = 1 AND day = 1"
+    )[0]
+    got = _sql(
+        demo_home,
+        "SELECT flights, avg_dep_delay, on_time_share, carrier_name FROM stats.carrier_daily_performance "
+        "WHERE carrier = 'UA' AND flight_date = DATE '2013-01-01'",
+    )[0]
+    assert got[0] == ua_new_year[0]
+    assert abs(got[1] - ua_new_year[1]) < 1e-9 and abs(got[2] - ua_new_year[2]) < 1e-9
+    assert got[3] == "United Air Lines Inc."
+    days = _sql(demo_home, "SELECT count(DISTINCT flight_date) FROM stats.carrier_daily_performance")[0][0]
+    assert days == 365
+
+
+def test_second_run_loads_nothing_and_changes_nothing(demo_home: Path) -> None:
+    before = _sql(
+        demo_home, "SELECT (SELECT count(*) FROM raw.flights), (SELECT count(*) FROM normalized.flights)"
+    )
+    env = {**os.environ, "DATAFORGE_HOME": str(demo_home), "DAGSTER_HOME": str(demo_home / "dagster_home")}
+    rerun = subprocess.run(
+        [BIN / "dagster", "asset", "materialize", "-m", "dataforge_assets", "--select", "*"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert rerun.returncode == 0, rerun.stderr[-5000:]
+    assert (
+        _sql(
+            demo_home, "SELECT (SELECT count(*) FROM raw.flights), (SELECT count(*) FROM normalized.flights)"
+        )
+        == before
+    )
+    os.environ["DAGSTER_HOME"], saved = str(demo_home / "dagster_home"), os.environ.get("DAGSTER_HOME")
+    try:
+        with dg.DagsterInstance.get() as instance:
+            raw = instance.get_latest_materialization_event(dg.AssetKey(["raw", "flights"]))
+            norm = instance.get_latest_materialization_event(dg.AssetKey(["normalized", "flights"]))
+            assert raw.asset_materialization.metadata["rows_loaded"].value == 0
+            assert norm.asset_materialization.metadata["raw_rows_processed"].value == 0
+            assert instance.get_runs_count() == 2
+    finally:
+        if saved is None:
+            del os.environ["DAGSTER_HOME"]
+        else:
+            os.environ["DAGSTER_HOME"] = saved
