@@ -1,13 +1,15 @@
 """SourceComponent: the YAML-declared source. Adding a source is adding a defs.yaml, not Python."""
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import dagster as dg
-from dagster_dlt import DagsterDltResource, dlt_assets
+from dagster_dlt import DagsterDltResource, build_dlt_asset_specs
 
 from dataforge_assets.lib.environment import Environment, current_environment
 from dataforge_assets.lib.metadata import table_metadata
+from dataforge_assets.lib.retry import retry_policy
 from dataforge_assets.lib.sources.files import FilesConnection
 from dataforge_assets.lib.sources.pipeline import (
     RAW_SCHEMA,
@@ -15,7 +17,7 @@ from dataforge_assets.lib.sources.pipeline import (
     make_dlt_source,
     make_pipeline,
 )
-from dataforge_assets.lib.sources.spec import ScheduleSpec
+from dataforge_assets.lib.sources.spec import FreshnessSpec, RetrySpec, ScheduleSpec
 from dataforge_assets.lib.warehouse import Warehouse
 
 # Every DuckDB writer shares this pool (limit 1 in dagster.yaml): DuckDB has one writing process.
@@ -29,6 +31,8 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
     description: str | None = None
     connection: FilesConnection
     schedule: ScheduleSpec | None = None
+    freshness: FreshnessSpec | None = None
+    retry: RetrySpec = RetrySpec()
 
     def dlt_source(self, env: Environment) -> Any:
         return make_dlt_source(self.name, self.connection.dlt_resources(self.name, env.home))
@@ -36,16 +40,24 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         env = current_environment()
         translator = RawTableTranslator(
-            self.name, {t.name: t.description for t in self.connection.tables}, env.warehouse
+            self.name,
+            {t.name: t.description for t in self.connection.tables},
+            env.warehouse,
+            freshness_policy=(
+                dg.FreshnessPolicy.time_window(fail_window=timedelta(minutes=self.freshness.max_lag_minutes))
+                if self.freshness
+                else None
+            ),
         )
         component = self
 
-        @dlt_assets(
-            dlt_source=self.dlt_source(env),
-            dlt_pipeline=make_pipeline(self.name, env),
+        # dagster-dlt's own specs, in a multi_asset so the op gets the retry policy (dlt_assets takes none).
+        @dg.multi_asset(
             name=f"raw_{self.name}",
-            dagster_dlt_translator=translator,
+            specs=build_dlt_asset_specs(self.dlt_source(env), make_pipeline(self.name, env), translator),
+            can_subset=True,
             pool=WAREHOUSE_WRITER_POOL,
+            retry_policy=retry_policy(self.retry.max_retries, self.retry.delay_seconds),
         )
         def _raw_assets(
             context: dg.AssetExecutionContext, dlt: DagsterDltResource, warehouse: Warehouse
@@ -55,6 +67,7 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
                 context=context,
                 dlt_source=component.dlt_source(run_env),
                 dlt_pipeline=make_pipeline(component.name, run_env, warehouse.dlt_destination()),
+                dagster_dlt_translator=translator,
                 loader_file_format="parquet",
             )
             for result in results:

@@ -43,10 +43,17 @@ def make_pipeline(source_name: str, env: Environment, destination: Any | None = 
 class RawTableTranslator(DagsterDltTranslator):
     """raw/<table> keys in the `raw` group; no phantom upstream source assets."""
 
-    def __init__(self, source_name: str, descriptions: dict[str, str | None], warehouse_kind: str):
+    def __init__(
+        self,
+        source_name: str,
+        descriptions: dict[str, str | None],
+        warehouse_kind: str,
+        freshness_policy: dg.FreshnessPolicy | None = None,
+    ):
         self._source_name = source_name
         self._descriptions = descriptions
         self._warehouse_kind = warehouse_kind
+        self._freshness_policy = freshness_policy
 
     def get_asset_spec(self, data: DltResourceTranslatorData) -> dg.AssetSpec:
         spec = super().get_asset_spec(data)
@@ -59,4 +66,5 @@ class RawTableTranslator(DagsterDltTranslator):
             or f"Raw `{name}` rows as loaded from source `{self._source_name}`.",
             kinds={"dlt", self._warehouse_kind},
             tags={**spec.tags, "dataforge/source": self._source_name, "dataforge/layer": RAW_SCHEMA},
+            freshness_policy=self._freshness_policy,
         )
