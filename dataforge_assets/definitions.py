@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 
 from dataforge_assets.lib.environment import current_environment
+from dataforge_assets.lib.warehouse_health import warehouse_health_defs
 from dataforge_assets.resources import resources_for
 
 
@@ -19,4 +20,6 @@ def load_definitions() -> dg.Definitions:
         # One process runs every step: no ~4 s spawn per step, and one DuckDB writer at a time.
         executor=dg.in_process_executor,
     )
-    return dg.Definitions.merge(loaded, platform)
+    # Database and WAL size are watched where they matter: on the PostgreSQL warehouse.
+    health = warehouse_health_defs() if env.warehouse == "postgres" else dg.Definitions()
+    return dg.Definitions.merge(loaded, platform, health)

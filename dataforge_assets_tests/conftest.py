@@ -71,3 +71,38 @@ def materialization_metadata(result: dg.ExecuteInProcessResult, key: Sequence[st
     ]
     assert events, f"no materialization of {key}"
     return {k: v.value for k, v in events[-1].metadata.items()}
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh PostgreSQL database of its own (created and dropped around the test)."""
+    from dataforge_assets_tests.services import temporary_database
+
+    with temporary_database("dataforge_test") as url:
+        yield url.render_as_string(hide_password=False)
+
+
+@dataclass
+class PostgresPlatform(Platform):
+    """A Platform whose warehouse is PostgreSQL: `sql` queries the database instead of the DuckDB file."""
+
+    url: str = ""
+
+    def sql(self, query: str) -> list[tuple]:
+        import psycopg2
+
+        with psycopg2.connect(self.url) as con, con.cursor() as cur:
+            cur.execute(query)
+            rows = cur.fetchall()
+        con.close()
+        return rows
+
+
+@pytest.fixture
+def pg_platform(
+    data_home: Environment, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Platform]:
+    monkeypatch.setenv("DATAFORGE_WAREHOUSE", "postgres")
+    monkeypatch.setenv("DATAFORGE_POSTGRES_URL", postgres_url)
+    with dg.instance_for_test() as instance:
+        yield PostgresPlatform(env=current_environment(), instance=instance, url=postgres_url)

@@ -14,6 +14,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 WarehouseKind = Literal["duckdb", "postgres"]
 
+# The PostgreSQL warehouse's SQLAlchemy URL; read by the resource at run time (dg.EnvVar), never logged.
+POSTGRES_URL_VAR = "DATAFORGE_POSTGRES_URL"
+
 
 @dataclass(frozen=True)
 class Environment:
@@ -23,6 +26,10 @@ class Environment:
     @property
     def duckdb_path(self) -> Path:
         return self.home / "warehouse.duckdb"
+
+    @property
+    def postgres_url_set(self) -> bool:
+        return bool(os.environ.get(POSTGRES_URL_VAR))
 
     @property
     def landing_dir(self) -> Path:

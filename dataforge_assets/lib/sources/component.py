@@ -68,7 +68,7 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
                 dlt_source=component.dlt_source(run_env),
                 dlt_pipeline=make_pipeline(component.name, run_env, warehouse.dlt_destination()),
                 dagster_dlt_translator=translator,
-                loader_file_format="parquet",
+                loader_file_format=warehouse.dlt_loader_file_format(),
             )
             for result in results:
                 table = result.asset_key.path[-1]

@@ -21,6 +21,10 @@ class Warehouse(dg.ConfigurableResource):
         """The dlt destination that loads raw tables into this warehouse."""
         raise NotImplementedError
 
+    def dlt_loader_file_format(self) -> str:
+        """The file format dlt loads raw tables with: the destination's bulk path."""
+        return "parquet"
+
     def execute(self, sql: str, params: tuple[Any, ...] | None = None) -> None:
         raise NotImplementedError
 

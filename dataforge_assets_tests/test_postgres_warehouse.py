@@ -1,0 +1,131 @@
+"""The PostgreSQL warehouse: every Warehouse method on the real server, and the graph on it as on DuckDB."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import shutil
+
+import dagster as dg
+import pyarrow as pa
+import pytest
+
+from dataforge_assets.lib.environment import current_environment
+from dataforge_assets.lib.warehouse import PostgresWarehouse
+from dataforge_assets_tests.conftest import Platform, materialization_metadata
+from dataforge_assets_tests.demo_data import land_flights, land_reference, month_sample
+
+pytestmark = pytest.mark.postgres
+
+TABLES = [
+    "raw.flights",
+    "raw.airlines",
+    "raw.airports",
+    "raw.planes",
+    "raw.weather",
+    "normalized.flights",
+    "quarantine.flights",
+    "stats.carrier_daily_performance",
+    "stats.route_stats",
+]
+
+
+def _warehouse(url: str, monkeypatch: pytest.MonkeyPatch) -> PostgresWarehouse:
+    monkeypatch.setenv("DATAFORGE_POSTGRES_URL", url)
+    return PostgresWarehouse(url=dg.EnvVar("DATAFORGE_POSTGRES_URL")).process_config_and_initialize()
+
+
+def test_every_warehouse_method(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    wh = _warehouse(postgres_url, monkeypatch)
+    utc = dt.UTC
+    rows = pa.table(
+        {
+            "key": ["a", "b", "c"],
+            "text": ["", None, 'comma, quote " and\nnewline'],
+            "n": pa.array([1, None, 3], pa.int32()),
+            "at": pa.array([dt.datetime(2013, 1, 1, 5, tzinfo=utc)] * 3, pa.timestamp("us", tz="UTC")),
+            "day": [dt.date(2013, 1, 1), None, dt.date(2013, 12, 31)],
+            "flag": [True, False, None],
+        }
+    )
+    assert not wh.table_exists("normalized", "t")
+    assert wh.columns("normalized", "t") == []
+    assert wh.write("normalized", "t", [rows], mode="replace") == 3
+    assert wh.write("normalized", "t", [rows.slice(0, 1)], mode="append") == 1
+    assert wh.columns("normalized", "t") == [
+        ("key", "text"),
+        ("text", "text"),
+        ("n", "integer"),
+        ("at", "timestamp with time zone"),
+        ("day", "date"),
+        ("flag", "boolean"),
+    ]
+    back = wh.query('SELECT * FROM normalized.t WHERE "key" <> ? ORDER BY "key"', ("a",))
+    # Empty string and NULL survive COPY as themselves, and so do the special characters and the types.
+    assert back.to_pylist() == rows.slice(1).to_pylist()
+    assert back.schema == rows.schema
+    wh.delete_keys("normalized", "t", "key", pa.array(["a", "zz"]))
+    assert wh.row_count("normalized", "t") == 2
+    wh.delete_keys("normalized", "missing", "key", pa.array(["a"]))  # no table: nothing to do
+    wh.replace_table_as("stats", "s", 'SELECT "key", count(*) AS n FROM normalized.t GROUP BY "key"')
+    wh.replace_table_as("stats", "s", 'SELECT "key", 2 * count(*) AS n FROM normalized.t GROUP BY "key"')
+    batches = list(wh.query_batches('SELECT * FROM stats.s ORDER BY "key"', batch_size=1))
+    assert [b.num_rows for b in batches] == [1, 1]
+    assert pa.Table.from_batches(batches).to_pylist() == [{"key": "b", "n": 2}, {"key": "c", "n": 2}]
+    assert wh.write("normalized", "t", [rows.slice(2)], mode="replace") == 1
+    assert wh.scalar("SELECT count(*) FROM normalized.t") == 1
+    wh.execute("DROP TABLE normalized.t")
+    assert not wh.table_exists("normalized", "t")
+
+
+def test_a_failed_write_leaves_the_table_as_it_was(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wh = _warehouse(postgres_url, monkeypatch)
+    wh.write("normalized", "t", [pa.table({"n": pa.array([1, 2], pa.int32())})], mode="replace")
+
+    def batches():
+        yield pa.table({"n": pa.array([3], pa.int32())})
+        raise RuntimeError("source broke mid-way")
+
+    with pytest.raises(RuntimeError, match="mid-way"):
+        wh.write("normalized", "t", batches(), mode="append")
+    assert wh.query("SELECT n FROM normalized.t ORDER BY n").column(0).to_pylist() == [1, 2]
+
+
+def test_the_graph_runs_on_postgres_as_on_duckdb(
+    pg_platform: Platform, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    land_reference(pg_platform.env)
+    land_flights(pg_platform.env, 1, month_sample(1, 800))
+    land_flights(pg_platform.env, 2, month_sample(2, 700))
+    result = pg_platform.materialize("*")
+    assert result.success
+    raw = materialization_metadata(result, ["raw", "flights"])
+    assert raw["rows_loaded"] == raw["dagster/row_count"] == 1500
+    on_postgres = {t: pg_platform.count(t) for t in TABLES}
+    stats_pg = pg_platform.sql("SELECT origin, dest, flights, avg_air_time, distance FROM stats.route_stats")
+
+    # The same landed files through the same definitions, now on DuckDB.
+    monkeypatch.setenv("DATAFORGE_WAREHOUSE", "duckdb")
+    duck = Platform(env=current_environment(), instance=pg_platform.instance)
+    assert duck.materialize("*").success
+    assert on_postgres == {t: duck.count(t) for t in TABLES}
+    assert on_postgres["normalized.flights"] == 1500
+    stats_duck = duck.sql("SELECT origin, dest, flights, avg_air_time, distance FROM stats.route_stats")
+    assert len(stats_pg) == len(stats_duck) > 10
+    for a, b in zip(sorted(stats_pg), sorted(stats_duck), strict=True):
+        assert a[:3] == b[:3] and a[4] == b[4], (a, b)
+        assert (a[3] is None and b[3] is None) or math.isclose(a[3], b[3]), (a, b)
+
+
+def test_a_rerun_on_postgres_loads_nothing_new(pg_platform: Platform) -> None:
+    land_reference(pg_platform.env)
+    land_flights(pg_platform.env, 3, month_sample(3, 300))
+    pg_platform.materialize("*")
+    # A fresh machine: dlt's local folder is gone; its cursors live in the PostgreSQL warehouse.
+    shutil.rmtree(pg_platform.env.dlt_pipelines_dir)
+    again = pg_platform.materialize("*")
+    assert materialization_metadata(again, ["raw", "flights"])["rows_loaded"] == 0
+    assert materialization_metadata(again, ["normalized", "flights"])["raw_rows_processed"] == 0
+    assert pg_platform.count("normalized.flights") == pg_platform.count("raw.flights") == 300
