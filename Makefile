@@ -6,7 +6,19 @@ export UV_PYTHON_DOWNLOADS := never
 UV := $(CURDIR)/.tools/bin/uv
 BIN := $(CURDIR)/.venv/bin
 
-.PHONY: install demo test dev lint clean
+# The production stack (`make demo-postgres`, `make dev-postgres`): Dagster instance and warehouse on
+# PostgreSQL. The instance reads DAGSTER_PG_* (deploy/postgres/dagster.yaml), the warehouse DATAFORGE_POSTGRES_URL.
+export DAGSTER_PG_HOST ?= 127.0.0.1
+export DAGSTER_PG_PORT ?= 5432
+export DAGSTER_PG_USER ?= postgres
+export DAGSTER_PG_PASSWORD ?=
+export DAGSTER_PG_DB ?= dataforge_dagster
+PG_WAREHOUSE_URL ?= postgresql://$(DAGSTER_PG_USER)@$(DAGSTER_PG_HOST):$(DAGSTER_PG_PORT)/dataforge_warehouse
+PG_DAGSTER_HOME := $(DATAFORGE_HOME)/dagster_home_postgres
+PG_STACK := DAGSTER_HOME="$(PG_DAGSTER_HOME)" DATAFORGE_WAREHOUSE=postgres \
+	DATAFORGE_POSTGRES_URL="$${DATAFORGE_POSTGRES_URL:-$(PG_WAREHOUSE_URL)}"
+
+.PHONY: install demo test dev lint clean postgres-home demo-postgres dev-postgres browser
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -22,13 +34,34 @@ install: $(UV)
 demo: install
 	$(BIN)/python -m dataforge_assets.demo
 
-test: install
+# The browser tests drive Debian's Chromium (never a downloaded browser); install it when missing.
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; \
+		else echo "chromium missing and not root with apt-get: the browser tests cannot run"; fi; \
+	fi
+
+test: install browser
 	$(BIN)/ruff check dataforge_assets dataforge_assets_tests benchmarks
 	$(BIN)/pytest
 
 # The UI on http://127.0.0.1:3000 with the daemon (schedules, sensors, automation).
 dev: install
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+# A Dagster home whose instance is deploy/postgres/dagster.yaml, and the two databases it and the warehouse use.
+postgres-home: install
+	mkdir -p "$(PG_DAGSTER_HOME)"
+	ln -sf "$(CURDIR)/deploy/postgres/dagster.yaml" "$(PG_DAGSTER_HOME)/dagster.yaml"
+	$(PG_STACK) $(BIN)/python -m dataforge_assets.demo.postgres
+
+# The demo on the production stack: instance (runs, events, schedules) and warehouse on PostgreSQL.
+demo-postgres: postgres-home
+	$(PG_STACK) $(BIN)/python -m dataforge_assets.demo
+
+dev-postgres: postgres-home
+	$(PG_STACK) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 lint: install
 	$(BIN)/ruff check dataforge_assets dataforge_assets_tests benchmarks

@@ -5,9 +5,11 @@ from __future__ import annotations
 import functools
 import operator
 import os
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import duckdb
@@ -106,3 +108,43 @@ def pg_platform(
     monkeypatch.setenv("DATAFORGE_POSTGRES_URL", postgres_url)
     with dg.instance_for_test() as instance:
         yield PostgresPlatform(env=current_environment(), instance=instance, url=postgres_url)
+
+
+@dataclass(frozen=True)
+class LaunchedUi:
+    """A real dagster-webserver with small landed data, and a run it launched through the GraphQL client."""
+
+    server: Any
+    run_id: str
+    status: str
+    flights: int
+
+
+UI_SELECTION = [["raw", "flights"], ["raw", "airlines"], ["normalized", "flights"], ["stats", "route_stats"]]
+
+
+@pytest.fixture(scope="session")
+def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaunchedUi]:
+    from dagster_graphql import DagsterGraphQLClient
+
+    from dataforge_assets_tests.demo_data import land_flights, land_reference, month_sample
+    from dataforge_assets_tests.webserver import running_webserver
+
+    root = tmp_path_factory.mktemp("ui")
+    env = Environment(home=root / "data", warehouse="duckdb")
+    land_reference(env)
+    land_flights(env, 1, month_sample(1, 600))
+    with running_webserver(root) as server:
+        client = DagsterGraphQLClient("127.0.0.1", port_number=server.port, timeout=60)
+        run_id = client.submit_job_execution(
+            "__ASSET_JOB", repository_location_name="dataforge_assets", asset_selection=UI_SELECTION
+        )
+        deadline = time.monotonic() + 300
+        while (status := client.get_run_status(run_id)) not in (
+            dg.DagsterRunStatus.SUCCESS,
+            dg.DagsterRunStatus.FAILURE,
+            dg.DagsterRunStatus.CANCELED,
+        ):
+            assert time.monotonic() < deadline, f"run {run_id} still {status} after 300 s"
+            time.sleep(1)
+        yield LaunchedUi(server=server, run_id=run_id, status=status.value, flights=600)

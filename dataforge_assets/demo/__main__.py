@@ -10,10 +10,9 @@ import sys
 import time
 from pathlib import Path
 
-import duckdb
-
 from dataforge_assets.demo.setup import set_up
-from dataforge_assets.lib.environment import current_environment
+from dataforge_assets.lib.environment import Environment, current_environment
+from dataforge_assets.resources import warehouse_for
 
 
 def materialize_all() -> None:
@@ -23,17 +22,18 @@ def materialize_all() -> None:
     )
 
 
-def summary(database: Path) -> str:
-    with duckdb.connect(str(database), read_only=True) as con:
-        rows = con.execute(
-            "SELECT table_schema, table_name FROM information_schema.tables "
-            "WHERE table_schema IN ('raw', 'normalized', 'quarantine', 'stats') AND table_name NOT LIKE '\\_%' ESCAPE '\\' "
-            "ORDER BY 1, 2"
-        ).fetchall()
-        lines = [
-            f"  {schema + '.' + table:<36} {con.execute(f'SELECT count(*) FROM {schema}.{table}').fetchall()[0][0]:>9,} rows"
-            for schema, table in rows
-        ]
+def summary(env: Environment) -> str:
+    """Row counts of the data tables, from whichever warehouse the environment picks."""
+    warehouse = warehouse_for(env).process_config_and_initialize()
+    tables = warehouse.query(
+        "SELECT table_schema, table_name FROM information_schema.tables "
+        "WHERE table_schema IN ('raw', 'normalized', 'quarantine', 'stats') AND table_name NOT LIKE '\\_%' ESCAPE '\\' "
+        "ORDER BY 1, 2"
+    ).to_pylist()
+    lines = []
+    for row in tables:
+        name = f"{row['table_schema']}.{row['table_name']}"
+        lines.append(f"  {name:<36} {warehouse.row_count(row['table_schema'], row['table_name']):>9,} rows")
     return "\n".join(lines)
 
 
@@ -42,8 +42,9 @@ def main() -> None:
     started = time.perf_counter()
     set_up(env, months=list(range(1, 13)))
     materialize_all()
-    print(f"\nDemo pipeline done in {time.perf_counter() - started:.1f}s. Warehouse {env.duckdb_path}:")
-    print(summary(env.duckdb_path))
+    where = env.duckdb_path if env.warehouse == "duckdb" else "PostgreSQL"
+    print(f"\nDemo pipeline done in {time.perf_counter() - started:.1f}s. Warehouse {where}:")
+    print(summary(env))
     print("\nOpen the UI with `make dev` (http://127.0.0.1:3000).")
 
 
