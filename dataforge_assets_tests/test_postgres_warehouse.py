@@ -129,3 +129,38 @@ def test_a_rerun_on_postgres_loads_nothing_new(pg_platform: Platform) -> None:
     assert materialization_metadata(again, ["raw", "flights"])["rows_loaded"] == 0
     assert materialization_metadata(again, ["normalized", "flights"])["raw_rows_processed"] == 0
     assert pg_platform.count("normalized.flights") == pg_platform.count("raw.flights") == 300
+
+
+def test_health_is_observed_on_a_schedule_and_recorded_over_time(pg_platform: Platform) -> None:
+    from dataforge_assets.lib.warehouse_health import HEALTH_KEY
+
+    defs = pg_platform.definitions()
+    schedule = defs.get_schedule_def("postgres_health_schedule")
+    assert schedule.cron_schedule == "*/15 * * * *"
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    job = defs.resolve_job_def(schedule.job_name)
+
+    def observe() -> dict[str, object]:
+        assert job.execute_in_process(instance=pg_platform.instance).success
+        event = pg_platform.instance.fetch_observations(HEALTH_KEY, limit=1).records[0]
+        return {k: v.value for k, v in event.asset_observation.metadata.items()}
+
+    before = observe()
+    land_reference(pg_platform.env)
+    pg_platform.materialize("raw/weather")  # some real writes: the database and the WAL grow
+    after = observe()
+    assert len(pg_platform.instance.fetch_observations(HEALTH_KEY, limit=10).records) == 2
+    assert after["database"] == before["database"] == pg_platform.url.rsplit("/", 1)[1]
+    assert after["database_size_bytes"] > before["database_size_bytes"] > 0
+    assert after["wal_written_bytes"] > before["wal_written_bytes"]
+    assert after["wal_size_bytes"] >= 16 * 1024 * 1024  # at least one WAL segment (superuser here)
+
+
+def test_health_is_not_defined_on_duckdb(platform: Platform) -> None:
+    from dataforge_assets.lib.warehouse_health import HEALTH_KEY
+
+    defs = platform.definitions()
+    keys = defs.resolve_asset_graph().get_all_asset_keys()
+    assert dg.AssetKey(["raw", "flights"]) in keys and HEALTH_KEY not in keys
+    with pytest.raises(dg.DagsterInvariantViolationError):
+        defs.get_schedule_def("postgres_health_schedule")
