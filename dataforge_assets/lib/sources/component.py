@@ -2,26 +2,41 @@
 
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import dagster as dg
 from dagster_dlt import DagsterDltResource, build_dlt_asset_specs
+from pydantic import Field, RootModel
 
 from dataforge_assets.lib.environment import Environment, current_environment
 from dataforge_assets.lib.metadata import table_metadata
 from dataforge_assets.lib.retry import retry_policy
+from dataforge_assets.lib.sources.errors import explain_failure
 from dataforge_assets.lib.sources.files import FilesConnection
+from dataforge_assets.lib.sources.http import MissingSecretError
 from dataforge_assets.lib.sources.pipeline import (
     RAW_SCHEMA,
     RawTableTranslator,
     make_dlt_source,
     make_pipeline,
 )
+from dataforge_assets.lib.sources.rest_api import RestApiConnection
 from dataforge_assets.lib.sources.spec import FreshnessSpec, RetrySpec, ScheduleSpec
+from dataforge_assets.lib.sources.sql_database import SqlDatabaseConnection
 from dataforge_assets.lib.warehouse import Warehouse
 
 # Every DuckDB writer shares this pool (limit 1 in dagster.yaml): DuckDB has one writing process.
 WAREHOUSE_WRITER_POOL = "warehouse_writer"
+
+Connection = FilesConnection | RestApiConnection | SqlDatabaseConnection
+
+
+class ConnectionYaml(RootModel[Annotated[Connection, Field(discriminator="kind")]]):
+    """`kind:` picks the connection model, so an error names the field of that kind, not of every kind."""
+
+
+def _connection(context: dg.ResolutionContext, value: ConnectionYaml) -> Connection:
+    return value.root
 
 
 class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
@@ -29,7 +44,9 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
 
     name: str
     description: str | None = None
-    connection: FilesConnection
+    # Typed through ConnectionYaml (plain pydantic) so its models may use discriminated unions,
+    # which Dagster's own YAML models do not support; the value is always one of `Connection`.
+    connection: Annotated[Any, dg.Resolver(_connection, model_field_type=ConnectionYaml)]
     schedule: ScheduleSpec | None = None
     freshness: FreshnessSpec | None = None
     retry: RetrySpec = RetrySpec()
@@ -63,6 +80,13 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
             context: dg.AssetExecutionContext, dlt: DagsterDltResource, warehouse: Warehouse
         ) -> Iterator[Any]:
             run_env = current_environment()
+            try:
+                check = getattr(component.connection, "check_environment", None)
+                if check:
+                    check()
+            except MissingSecretError as error:
+                # Retrying cannot set an env var: fail at once, naming the variable (never its value).
+                raise dg.Failure(f"source `{component.name}`: {error}", allow_retries=False) from None
             results = dlt.run(
                 context=context,
                 dlt_source=component.dlt_source(run_env),
@@ -70,7 +94,7 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
                 dagster_dlt_translator=translator,
                 loader_file_format="parquet",
             )
-            for result in results:
+            for result in explain_failure(component.name, results):
                 table = result.asset_key.path[-1]
                 yield dg.MaterializeResult(
                     asset_key=result.asset_key,
