@@ -20,7 +20,6 @@ from dataforge_assets.demo import replay_server
 from dataforge_assets.demo.setup import set_up
 from dataforge_assets.lib.environment import current_environment
 
-
 WEATHER_API_URL_ENV = "DATAFORGE_WEATHER_API_URL"  # named by defs/raw/weather/defs.yaml
 
 

@@ -35,7 +35,7 @@ class TableSpec(dg.Model):
         return value
 
     @model_validator(mode="after")
-    def _cursor_value_needs_field(self) -> "TableSpec":
+    def _cursor_value_needs_field(self) -> TableSpec:
         if self.initial_cursor_value is not None and self.cursor_field is None:
             raise ValueError("initial_cursor_value needs cursor_field (the field the cursor follows)")
         return self

@@ -55,7 +55,7 @@ class SqlDatabaseConnection(dg.Model):
     @classmethod
     def _sqlalchemy_url(cls, value: str) -> str:
         try:
-            url = sa.make_url(value)
+            sa.make_url(value)
         except ArgumentError:
             raise ValueError(
                 "must be a SQLAlchemy URL, e.g. sqlite:///reference.sqlite or postgresql://user@host:5432/db"
