@@ -21,7 +21,7 @@ def explain_failure(source_name: str, results: Iterable[T]) -> Iterator[T]:
         yield from results
     except Exception as error:
         chain = _chain(error)
-        table = next((e.resource_name for e in chain if isinstance(e, ResourceExtractionError)), None)
+        table = next((e.pipe_name for e in chain if isinstance(e, ResourceExtractionError)), None)
         where = f"source `{source_name}`" + (f", table `{table}`" if table else "")
         cause = _cause(chain)
         if cause is None:
@@ -54,4 +54,6 @@ def _cause(chain: list[BaseException]) -> tuple[str, bool] | None:
             return f"the API did not answer within the timeout (after retries): {error}", True
         if isinstance(error, requests.ConnectionError):
             return f"cannot reach the API: {error}", True
+        if isinstance(error, ValueError) and str(error).startswith(("primary key column", "column `")):
+            return f"{error}; nothing was loaded", False  # the same answer would fail again
     return None

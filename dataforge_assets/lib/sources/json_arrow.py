@@ -28,15 +28,24 @@ ARROW_TYPES: dict[str, pa.DataType] = {
 }
 
 
-def page_to_arrow(rows: Sequence[Mapping[str, Any]], declared: Mapping[str, ColumnType]) -> pa.Table:
+def page_to_arrow(
+    rows: Sequence[Mapping[str, Any]], declared: Mapping[str, ColumnType], primary_key: Sequence[str] = ()
+) -> pa.Table:
+    """One page as Arrow; primary key columns are NOT NULL (a row without its key fails the run)."""
     names: dict[str, None] = {}
     for row in rows:
         names.update(dict.fromkeys(row))
-    columns = {}
+    missing = [key for key in primary_key if key not in names]
+    if missing:
+        raise ValueError(f"primary key column `{missing[0]}` is missing from the response rows")
+    arrays, fields = [], []
     for name in names:
-        values = [row.get(name) for row in rows]
-        columns[name] = _column(name, values, declared.get(name))
-    return pa.table(columns)
+        array = _column(name, [row.get(name) for row in rows], declared.get(name))
+        if name in primary_key and array.null_count:
+            raise ValueError(f"primary key column `{name}` is null in {array.null_count} row(s)")
+        arrays.append(array)
+        fields.append(pa.field(name, array.type, nullable=name not in primary_key))
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
 
 def _column(name: str, values: list[Any], declared: ColumnType | None) -> pa.Array:

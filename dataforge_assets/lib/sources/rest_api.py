@@ -146,9 +146,9 @@ class RestApiConnection(dg.Model):
         resources = rest_api_resources(config)  # type: ignore[arg-type]
         by_name = {t.name: t for t in self.tables}
         for resource in resources:
-            declared = dict(by_name[resource.name].columns)
+            table = by_name[resource.name]
             # Appended after dlt's incremental step, which filters the dict rows by their cursor.
-            resource.add_step(lambda page, declared=declared: page_to_arrow(page, declared) if page else page)
+            resource.add_step(_arrow_step(dict(table.columns), tuple(table.primary_key)))
         return resources
 
     def _resource_config(self, table: RestTableSpec) -> dict[str, Any]:
@@ -172,6 +172,13 @@ class RestApiConnection(dg.Model):
             "columns": {name: {"data_type": kind} for name, kind in table.columns.items()},
             "endpoint": endpoint,
         }
+
+
+def _arrow_step(declared: dict[str, ColumnType], primary_key: tuple[str, ...]) -> Any:
+    def to_arrow(page: list[dict[str, Any]]) -> Any:
+        return page_to_arrow(page, declared, primary_key) if page else page
+
+    return to_arrow
 
 
 def _dlt_paginator(paginator: Any) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
@@ -85,6 +86,8 @@ class SqlDatabaseConnection(dg.Model):
         url = sa.make_url(self.url)
         if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).is_absolute():
             url = url.set(database=str(home / url.database))
+        if url.drivername == "postgresql":
+            url = url.set(drivername="postgresql+psycopg2")  # the driver installed with the platform
         if self.password_env and os.environ.get(self.password_env):
             url = url.set(password=os.environ[self.password_env])
         return sa.create_engine(url)
@@ -95,7 +98,9 @@ class SqlDatabaseConnection(dg.Model):
 
     def _table(self, engine: sa.Engine, table: SqlTableSpec) -> Any:
         incremental = (
-            dlt.sources.incremental(table.cursor_field, initial_value=table.initial_cursor_value)
+            dlt.sources.incremental(
+                table.cursor_field, initial_value=_cursor_value(table.initial_cursor_value)
+            )
             if table.cursor_field
             else None
         )
@@ -111,3 +116,13 @@ class SqlDatabaseConnection(dg.Model):
             primary_key=list(table.primary_key) or None,
         )
         return resource.with_name(table.name)
+
+
+def _cursor_value(value: str | int | float | None) -> Any:
+    """An ISO timestamp in YAML is compared as a timestamp: cursor columns are typically `updated_at`."""
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
