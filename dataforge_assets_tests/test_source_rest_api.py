@@ -270,3 +270,41 @@ def test_missing_secret_names_the_env_var(
     assert "environment variable TEST_API_TOKEN" in failure_message(failed)
     assert not httpserver.log  # failed before any request, and was not retried
     assert len([e for e in failed.all_events if e.is_step_failure]) == 1
+
+
+def test_rate_limit_spaces_requests(platform: Platform, httpserver: HTTPServer, tmp_path: Path) -> None:
+    arrivals: list[float] = []
+
+    def timed(request: Request) -> Response:
+        arrivals.append(time.monotonic())
+        return page_number(request)
+
+    httpserver.expect_request("/items").respond_with_handler(timed)
+    yaml = source_yaml(
+        httpserver.url_for("/"),
+        PAGINATORS["page_number"][0],
+        "rate_limit: {requests_per_second: 5}",
+        "data_selector: data",
+    )
+    materialize(load_source(tmp_path, yaml), platform.instance)
+    assert platform.count("raw.items") == len(ROWS)
+    gaps = [later - earlier for earlier, later in zip(arrivals, arrivals[1:], strict=False)]
+    assert len(gaps) >= 4 and min(gaps) >= 0.19  # 5 requests per second at most
+
+
+def test_row_without_primary_key_fails_clearly(
+    platform: Platform, httpserver: HTTPServer, tmp_path: Path
+) -> None:
+    rows = [dict(row) for row in ROWS]
+    rows[5]["origin"] = None
+    httpserver.expect_request("/items").respond_with_json({"data": rows})
+    defs = load_source(
+        tmp_path,
+        source_yaml(httpserver.url_for("/"), "{type: link_header}", table_extra="data_selector: data"),
+    )
+    failed = materialize(defs, platform.instance, raise_on_error=False)
+    assert (
+        "table `items`: primary key column `origin` is null in 1 row(s); nothing was loaded"
+        in failure_message(failed)
+    )
+    assert not platform.sql("SELECT * FROM information_schema.tables WHERE table_name = 'items'")
