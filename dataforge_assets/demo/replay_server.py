@@ -10,6 +10,7 @@ Run alone with `python -m dataforge_assets.demo.replay_server [--port 8765]`.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import threading
 from collections.abc import Iterator
@@ -28,8 +29,13 @@ MAX_PAGE_SIZE = 5_000
 
 def weather_rows() -> list[dict[str, Any]]:
     """The vendored rows with their natural JSON types (integers, decimals, text), oldest first."""
+    return [dict(row) for row in _vendored_rows()]
+
+
+@functools.cache
+def _vendored_rows() -> tuple[dict[str, Any], ...]:
     frame = pl.read_csv(DATA_DIR / "weather.csv.gz", null_values=["NA"], infer_schema_length=None)
-    return frame.sort("time_hour", "origin", maintain_order=True).to_dicts()
+    return tuple(frame.sort("time_hour", "origin", maintain_order=True).to_dicts())
 
 
 class ReplayServer(ThreadingHTTPServer):

@@ -6,13 +6,12 @@ from typing import Annotated, Any
 
 import dagster as dg
 from dagster_dlt import DagsterDltResource, build_dlt_asset_specs
-from pydantic import Field, RootModel
 
 from dataforge_assets.lib.environment import Environment, current_environment
 from dataforge_assets.lib.metadata import table_metadata
 from dataforge_assets.lib.retry import retry_policy
+from dataforge_assets.lib.sources.connection import ConnectionYaml, resolve_connection
 from dataforge_assets.lib.sources.errors import explain_failure
-from dataforge_assets.lib.sources.files import FilesConnection
 from dataforge_assets.lib.sources.http import MissingSecretError
 from dataforge_assets.lib.sources.pipeline import (
     RAW_SCHEMA,
@@ -20,23 +19,11 @@ from dataforge_assets.lib.sources.pipeline import (
     make_dlt_source,
     make_pipeline,
 )
-from dataforge_assets.lib.sources.rest_api import RestApiConnection
 from dataforge_assets.lib.sources.spec import FreshnessSpec, RetrySpec, ScheduleSpec
-from dataforge_assets.lib.sources.sql_database import SqlDatabaseConnection
 from dataforge_assets.lib.warehouse import Warehouse
 
 # Every DuckDB writer shares this pool (limit 1 in dagster.yaml): DuckDB has one writing process.
 WAREHOUSE_WRITER_POOL = "warehouse_writer"
-
-Connection = FilesConnection | RestApiConnection | SqlDatabaseConnection
-
-
-class ConnectionYaml(RootModel[Annotated[Connection, Field(discriminator="kind")]]):
-    """`kind:` picks the connection model, so an error names the field of that kind, not of every kind."""
-
-
-def _connection(context: dg.ResolutionContext, value: ConnectionYaml) -> Connection:
-    return value.root
 
 
 class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
@@ -44,9 +31,8 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
 
     name: str
     description: str | None = None
-    # Typed through ConnectionYaml (plain pydantic) so its models may use discriminated unions,
-    # which Dagster's own YAML models do not support; the value is always one of `Connection`.
-    connection: Annotated[Any, dg.Resolver(_connection, model_field_type=ConnectionYaml)]
+    # Always a `Connection` (files | rest_api | sql_database); validated by ConnectionYaml.
+    connection: Annotated[Any, dg.Resolver(resolve_connection, model_field_type=ConnectionYaml)]
     schedule: ScheduleSpec | None = None
     freshness: FreshnessSpec | None = None
     retry: RetrySpec = RetrySpec()
