@@ -9,6 +9,7 @@ import shutil
 import dagster as dg
 import pyarrow as pa
 import pytest
+import sqlalchemy as sa
 
 from dataforge_assets.lib.environment import current_environment
 from dataforge_assets.lib.warehouse import PostgresWarehouse
@@ -164,3 +165,20 @@ def test_health_is_not_defined_on_duckdb(platform: Platform) -> None:
     assert dg.AssetKey(["raw", "flights"]) in keys and HEALTH_KEY not in keys
     with pytest.raises(dg.DagsterInvariantViolationError):
         defs.get_schedule_def("postgres_health_schedule")
+
+
+def test_the_warehouse_password_never_reaches_events_or_logs(
+    pg_platform: Platform, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    # The server trusts local connections, so any password works: one that is easy to spot.
+    secret = "pw-never-logged-7f3a"
+    url = sa.make_url(pg_platform.url).set(password=secret).render_as_string(hide_password=False)
+    monkeypatch.setenv("DATAFORGE_POSTGRES_URL", url)
+    land_reference(pg_platform.env)
+    land_flights(pg_platform.env, 4, month_sample(4, 200))
+    result = pg_platform.materialize("raw/airlines+,raw/flights")
+    assert result.success
+    events = pg_platform.instance.all_logs(result.run_id)
+    assert events and not [e for e in events if secret in str(e)]
+    out, err = capfd.readouterr()
+    assert "raw" in out + err and secret not in out + err
