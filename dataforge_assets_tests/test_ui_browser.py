@@ -60,7 +60,7 @@ def test_asset_graph_shows_our_groups(ui: LaunchedUi, page, tmp_path: Path) -> N
     _skip_welcome(page)
     for group in ("raw", "normalized", "stats"):
         # Each group is an entry of the sidebar and a (collapsed) node of the lineage graph.
-        page.get_by_text(group, exact=True).nth(1).wait_for(state="visible")
+        page.get_by_text(group, exact=True).filter(visible=True).nth(1).wait_for(state="visible")
     shot = tmp_path / "asset_graph.png"
     page.screenshot(path=str(shot), full_page=True)
     assert shot.stat().st_size > 10_000
