@@ -10,6 +10,7 @@ from dagster_dlt import DagsterDltResource, build_dlt_asset_specs
 from dataforge_assets.lib.environment import Environment, current_environment
 from dataforge_assets.lib.metadata import table_metadata
 from dataforge_assets.lib.retry import retry_policy
+from dataforge_assets.lib.sources.bad_input import bad_input_fails_without_retry
 from dataforge_assets.lib.sources.files import FilesConnection
 from dataforge_assets.lib.sources.pipeline import (
     RAW_SCHEMA,
@@ -17,6 +18,7 @@ from dataforge_assets.lib.sources.pipeline import (
     make_dlt_source,
     make_pipeline,
 )
+from dataforge_assets.lib.sources.schema_contract import SchemaContractMode, dlt_schema_contract
 from dataforge_assets.lib.sources.spec import FreshnessSpec, RetrySpec, ScheduleSpec
 from dataforge_assets.lib.warehouse import Warehouse
 
@@ -33,6 +35,8 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
     schedule: ScheduleSpec | None = None
     freshness: FreshnessSpec | None = None
     retry: RetrySpec = RetrySpec()
+    # Reaction to schema drift (dlt schema contracts): evolve (default), freeze, discard_row, discard_value.
+    schema_contract: SchemaContractMode | None = None
 
     def dlt_source(self, env: Environment) -> Any:
         return make_dlt_source(self.name, self.connection.dlt_resources(self.name, env.home))
@@ -69,7 +73,10 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
                 dlt_pipeline=make_pipeline(component.name, run_env, warehouse.dlt_destination()),
                 dagster_dlt_translator=translator,
                 loader_file_format="parquet",
+                schema_contract=dlt_schema_contract(component.schema_contract),
             )
+            with bad_input_fails_without_retry(component.name):
+                results = list(results)
             for result in results:
                 table = result.asset_key.path[-1]
                 yield dg.MaterializeResult(
