@@ -65,21 +65,28 @@ def check_lines(source: str, path: Path, header: Sequence[str], delimiter: str) 
         row_index_offset=1,
     )
     unquoted = pl.col(_LINE).str.replace_all(_QUOTED, "")
-    problems = (
-        lines.with_columns(
-            fields=unquoted.str.count_matches(delimiter, literal=True) + 1,
-            stray_quote=unquoted.str.contains('"', literal=True),
-            bad_utf8=pl.col(_LINE).str.contains("\ufffd", literal=True),
-        )
-        .filter(pl.col("bad_utf8") | pl.col("stray_quote") | (pl.col("fields") != len(header)))
-        .head(MAX_LISTED)
-        .collect()
-    )
+    try:
+        problems = _problems(lines, unquoted, delimiter, len(header))
+    except pl.exceptions.NoDataError:
+        return  # a header and no rows: nothing to check
     if problems.height:
         first = problems.row(0, named=True)
         row, problem, column = _describe(first, header, delimiter)
         more = f" ({problems.height - 1} more bad row(s) follow)" if problems.height > 1 else ""
         raise BadSourceFile(source, path, problem + more, row=row, column=column)
+
+
+def _problems(lines: pl.LazyFrame, unquoted: pl.Expr, delimiter: str, width: int) -> pl.DataFrame:
+    return (
+        lines.with_columns(
+            fields=unquoted.str.count_matches(delimiter, literal=True) + 1,
+            stray_quote=unquoted.str.contains('"', literal=True),
+            bad_utf8=pl.col(_LINE).str.contains("\ufffd", literal=True),
+        )
+        .filter(pl.col("bad_utf8") | pl.col("stray_quote") | (pl.col("fields") != width))
+        .head(MAX_LISTED)
+        .collect()
+    )
 
 
 def _describe(bad: dict, header: Sequence[str], delimiter: str) -> tuple[int, str, str | None]:

@@ -7,6 +7,7 @@ re-delivered file replace its rows instead of duplicating them.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -19,6 +20,8 @@ from dlt.sources.filesystem import FileItemDict, filesystem
 
 from dataforge_assets.lib.sources.file_checks import check_columns, check_keys, check_lines, read_header
 from dataforge_assets.lib.sources.spec import TableSpec
+
+log = logging.getLogger(__name__)
 
 # Lineage columns added to every raw row read from a file.
 SOURCE_FILE = "_source_file"
@@ -117,5 +120,9 @@ def read_file_batches(
     if table is not None:
         check_keys(source, path, frame, table.primary_key, SOURCE_ROW)
     frame = frame.with_columns(pl.lit(path.name).alias(SOURCE_FILE))
+    rows = 0
     for batch in frame.collect_batches(chunk_size=BATCH_ROWS):
+        rows += batch.height
         yield batch.to_arrow()
+    if rows == 0:
+        log.warning(f"source {source!r}, file {path.name!r}: a header but no rows; nothing to load from it")
