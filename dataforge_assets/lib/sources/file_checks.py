@@ -72,7 +72,10 @@ def check_lines(source: str, path: Path, header: Sequence[str], delimiter: str) 
     if problems.height:
         first = problems.row(0, named=True)
         row, problem, column = _describe(first, header, delimiter)
-        more = f" ({problems.height - 1} more bad row(s) follow)" if problems.height > 1 else ""
+        more = ""
+        if problems.height > 1:
+            at_least = "at least " if problems.height == MAX_LISTED else ""
+            more = f" ({at_least}{problems.height - 1} more bad row(s) follow: rows {', '.join(map(str, problems['row'][1:]))})"
         raise BadSourceFile(source, path, problem + more, row=row, column=column)
 
 
@@ -115,7 +118,17 @@ def check_keys(source: str, path: Path, frame: pl.LazyFrame, key: Sequence[str],
     if not key:
         return
     keys = frame.select(*key, row_column)
-    nulls = keys.filter(pl.any_horizontal(pl.col(c).is_null() for c in key)).head(MAX_LISTED).collect()
+    # One read of the file answers both questions (polars shares the common scan).
+    nulls, dupes = pl.collect_all(
+        [
+            keys.filter(pl.any_horizontal(pl.col(c).is_null() for c in key)).head(MAX_LISTED),
+            keys.filter(pl.struct(*key).is_duplicated())
+            .group_by(*key)
+            .agg(pl.col(row_column).sort())
+            .sort(pl.col(row_column).list.first())
+            .head(MAX_LISTED),
+        ]
+    )
     if nulls.height:
         first = nulls.row(0, named=True)
         column = next(c for c in key if first[c] is None)
@@ -127,14 +140,6 @@ def check_keys(source: str, path: Path, frame: pl.LazyFrame, key: Sequence[str],
             row=first[row_column],
             column=column,
         )
-    dupes = (
-        keys.filter(pl.struct(*key).is_duplicated())
-        .group_by(*key)
-        .agg(pl.col(row_column).sort())
-        .sort(pl.col(row_column).list.first())
-        .head(MAX_LISTED)
-        .collect()
-    )
     if dupes.height:
         first = dupes.row(0, named=True)
         rows = first[row_column]
