@@ -87,5 +87,6 @@ def test_extra_column_is_kept_in_raw_and_named_by_the_drift_check(platform: Plat
     drift = check(second, "raw/flights", "schema_drift")
     assert not drift.passed and drift.severity.value == "WARN"
     assert meta(drift)["new_columns"] == {"meal": "VARCHAR"}
-    assert "new column 'meal' (VARCHAR)" in (drift.description or "")
+    assert drift.description == "new column 'meal' (VARCHAR) in flights_2013_02.csv"
+    assert meta(drift)["new_columns_in_files"] == {"meal": ["flights_2013_02.csv"]}
     assert platform.sql("SELECT count(*), count(meal) FROM raw.flights") == [(40, 20)]

@@ -23,6 +23,7 @@ QUALITY = "quality"
 SNAPSHOTS = "column_snapshots"
 LOAD_ID = "_dlt_load_id"
 VARIANT = "__v_"
+SOURCE_FILE = "_source_file"  # files sources only
 
 
 @dataclass
@@ -33,13 +34,14 @@ class Drift:
     dropped: dict[str, str] = field(default_factory=dict)  # column -> type it had
     retyped: dict[str, tuple[str, str]] = field(default_factory=dict)  # column -> (old, new)
     undeclared_missing: list[str] = field(default_factory=list)  # declared but absent
+    files: dict[str, list[str]] = field(default_factory=dict)  # new column -> files that brought it
 
     @property
     def breaking(self) -> bool:
         return bool(self.dropped or self.retyped or self.undeclared_missing)
 
     def lines(self) -> list[str]:
-        out = [f"new column {c!r} ({t})" for c, t in self.added.items()]
+        out = [f"new column {c!r} ({t}){_in_files(self.files.get(c))}" for c, t in self.added.items()]
         out += [
             f"column {c!r} ({t}) dropped: no values in load {self.latest_load}"
             for c, t in self.dropped.items()
@@ -69,8 +71,21 @@ def detect(warehouse: Warehouse, table: str, declared: Sequence[str]) -> Drift:
         if sep and base in columns and (previous is None or column not in previous[1]):
             drift.retyped[base] = (columns[base], new_type)
     drift.dropped = _emptied(warehouse, table, columns, drift.latest_load)
+    if SOURCE_FILE in columns:
+        drift.files = {c: _files_with(warehouse, table, c) for c in drift.added}
     _record(warehouse, table, drift.latest_load, columns)
     return drift
+
+
+def _in_files(files: list[str] | None) -> str:
+    return f" in {', '.join(files)}" if files else ""
+
+
+def _files_with(warehouse: Warehouse, table: str, column: str) -> list[str]:
+    rows = warehouse.query(
+        f'SELECT DISTINCT {SOURCE_FILE} FROM {RAW}."{table}" WHERE "{column}" IS NOT NULL ORDER BY 1 LIMIT 5'
+    )
+    return [str(v) for v in rows.column(0).to_pylist()]
 
 
 def _previous_snapshot(

@@ -35,6 +35,7 @@ def raw_table_checks(table: str, declared_columns: Sequence[str]) -> list[Any]:
                 "latest_load": drift.latest_load or "",
                 "previous_load": drift.previous_load or "",
                 "new_columns": dg.MetadataValue.json(drift.added),
+                "new_columns_in_files": dg.MetadataValue.json(drift.files),
                 "dropped_columns": dg.MetadataValue.json(drift.dropped),
                 "changed_types": dg.MetadataValue.json(
                     {c: {"old": o, "new": n} for c, (o, n) in drift.retyped.items()}
