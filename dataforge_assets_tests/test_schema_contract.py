@@ -2,42 +2,36 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dagster as dg
 import polars as pl
 import pytest
 
-from dataforge_assets.lib.sources.component import SourceComponent
-from dataforge_assets.resources import resources_for
 from dataforge_assets_tests.bad_input import failure_text
 from dataforge_assets_tests.conftest import Platform
 from dataforge_assets_tests.demo_data import month_sample
+from dataforge_assets_tests.source_yaml import load_source, materialize
 
-KEY = ["year", "month", "day", "carrier", "flight", "origin", "sched_dep_time"]
-
-
-def _source(mode: str) -> SourceComponent:
-    return SourceComponent.model_validate(
-        {
-            "name": f"contract_{mode}",
-            "connection": {
-                "kind": "files",
-                "folder": f"landing/{mode}",
-                "tables": [{"name": f"{mode}_flights", "glob": "*.csv", "primary_key": KEY}],
-            },
-            "schema_contract": mode,
-            "retry": {"max_retries": 0},
-        }
-    )
+KEY = "[year, month, day, carrier, flight, origin, sched_dep_time]"
 
 
-def _run(platform: Platform, component: SourceComponent) -> dg.ExecuteInProcessResult:
-    defs = component.build_defs(dg.ComponentTree.for_test().load_context)
-    return dg.materialize(
-        list(defs.assets or []),
-        resources=resources_for(platform.env),
-        instance=platform.instance,
-        raise_on_error=False,
-    )
+def _yaml(mode: str) -> str:
+    return f"""
+        type: dataforge_assets.lib.sources.SourceComponent
+        attributes:
+          name: contract_{mode}
+          connection:
+            kind: files
+            folder: landing/{mode}
+            tables:
+              - name: {mode}_flights
+                glob: "*.csv"
+                primary_key: {KEY}
+          schema_contract: {mode}
+          retry:
+            max_retries: 0
+    """
 
 
 def _land(platform: Platform, mode: str, name: str, frame: pl.DataFrame) -> None:
@@ -47,12 +41,12 @@ def _land(platform: Platform, mode: str, name: str, frame: pl.DataFrame) -> None
 
 
 @pytest.mark.parametrize("mode", ["freeze", "discard_value"])
-def test_new_column_reaction(platform: Platform, mode: str) -> None:
-    component = _source(mode)
+def test_new_column_reaction(platform: Platform, tmp_path: Path, mode: str) -> None:
+    defs = load_source(tmp_path, _yaml(mode))
     _land(platform, mode, "a.csv", month_sample(1, 10))
-    assert _run(platform, component).success
+    assert materialize(defs, platform.instance).success
     _land(platform, mode, "b.csv", month_sample(2, 10).with_columns(meal=pl.lit("snack")))
-    result = _run(platform, component)
+    result: dg.ExecuteInProcessResult = materialize(defs, platform.instance, raise_on_error=False)
     columns = {
         c
         for (c,) in platform.sql(
@@ -63,7 +57,7 @@ def test_new_column_reaction(platform: Platform, mode: str) -> None:
     if mode == "freeze":
         assert not result.success
         message = failure_text(result)
-        assert "meal" in message and f"{mode}_flights" in message
+        assert "meal" in message and f"{mode}_flights" in message and "frozen" in message
         assert platform.count(f"raw.{mode}_flights") == 10  # nothing of the refused load committed
     else:
         assert result.success
