@@ -9,6 +9,7 @@ from dagster_dlt import DagsterDltResource, build_dlt_asset_specs
 
 from dataforge_assets.lib.environment import Environment, current_environment
 from dataforge_assets.lib.metadata import table_metadata
+from dataforge_assets.lib.operations.landing_sensor import landing_sensors_for
 from dataforge_assets.lib.retry import retry_policy
 from dataforge_assets.lib.sources.files import FilesConnection
 from dataforge_assets.lib.sources.pipeline import (
@@ -92,4 +93,5 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
                     default_status=dg.DefaultScheduleStatus.RUNNING,
                 )
             )
-        return dg.Definitions(assets=[_raw_assets], schedules=schedules)
+        sensors = landing_sensors_for(self.name, self.connection, _raw_assets, env)
+        return dg.Definitions(assets=[_raw_assets], schedules=schedules, sensors=sensors)
