@@ -32,6 +32,7 @@ def test_repo_dagster_yaml_enables_retries_monitoring_and_a_limit_of_one(tmp_pat
         assert instance.run_retries_enabled and instance.run_retries_max_retries == 1
         assert instance.run_monitoring_enabled
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
+
         # The limit is given to the warehouse pool the first time a step of the pool runs.
         @dg.asset(pool=WAREHOUSE_WRITER_POOL)
         def writer() -> None: ...

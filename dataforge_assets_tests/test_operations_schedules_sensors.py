@@ -20,7 +20,9 @@ RAW_FLIGHTS = dg.AssetKey(["raw", "flights"])
 def _targets(defs: dg.Definitions, sensor: dg.SensorDefinition) -> set[str]:
     job = sensor.job
     graph = defs.resolve_asset_graph()
-    keys = job.selection.resolve(graph) if hasattr(job, "selection") else job.asset_layer.executable_asset_keys
+    keys = (
+        job.selection.resolve(graph) if hasattr(job, "selection") else job.asset_layer.executable_asset_keys
+    )
     return {k.to_user_string() for k in keys}
 
 
@@ -33,7 +35,9 @@ def test_schedule_from_yaml_requests_its_source(platform: Platform) -> None:
     defs = platform.definitions()
     schedule = defs.get_schedule_def("flights_schedule")
     assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 6 * * *", "America/New_York")
-    with dg.build_schedule_context(instance=platform.instance, scheduled_execution_time=dt.datetime.now()) as ctx:
+    with dg.build_schedule_context(
+        instance=platform.instance, scheduled_execution_time=dt.datetime.now()
+    ) as ctx:
         requests = schedule.evaluate_tick(ctx).run_requests
     assert len(requests) == 1
     assert _targets(defs, schedule) == {"raw/flights"}
@@ -93,7 +97,9 @@ def test_normalized_and_stats_update_when_upstream_changes(platform: Platform) -
     assert _requested(defs, after_raw) == downstream
 
     platform.materialize("normalized/flights+")
-    settled = dg.evaluate_automation_conditions(defs=defs, instance=platform.instance, cursor=after_raw.cursor)
+    settled = dg.evaluate_automation_conditions(
+        defs=defs, instance=platform.instance, cursor=after_raw.cursor
+    )
     assert settled.total_requested == 0  # nothing upstream changed since
 
     land_flights(platform.env, 2, month_sample(2, 10))

@@ -24,8 +24,10 @@ def failure_message(instance: dg.DagsterInstance, run: dg.DagsterRun, alerts: Al
     return "\n".join(lines)
 
 
-def recovery_message(run: dg.DagsterRun, failed: dg.DagsterRun, alerts: AlertChannels) -> str:
-    assets = ", ".join(k.to_user_string() for k in sorted(run.asset_selection or [], key=str)) or "(all)"
+def recovery_message(
+    instance: dg.DagsterInstance, run: dg.DagsterRun, failed: dg.DagsterRun, alerts: AlertChannels
+) -> str:
+    assets = ", ".join(sorted(k.to_user_string() for k in _targets(instance, run))) or "(no assets)"
     return "\n".join(
         [
             f":large_green_circle: Dagster run RECOVERED: job `{run.job_name}`, run {run.run_id} succeeded "
@@ -43,19 +45,27 @@ def previous_finished_run(instance: dg.DagsterInstance, run: dg.DagsterRun) -> d
         filters=dg.RunsFilter(job_name=run.job_name, statuses=FINISHED), limit=LOOKBACK_RUNS
     )
     this = instance.get_run_record_by_id(run.run_id)
+    targets = _targets(instance, run)
     for record in records:  # newest first
         other = record.dagster_run
         if other.run_id == run.run_id or (this and record.create_timestamp >= this.create_timestamp):
             continue
-        if _same_target(run, other):
+        other_targets = _targets(instance, other)
+        if targets == other_targets or targets & other_targets:
             return other
     return None
 
 
-def _same_target(a: dg.DagsterRun, b: dg.DagsterRun) -> bool:
-    if a.asset_selection is None or b.asset_selection is None:
-        return a.asset_selection == b.asset_selection
-    return bool(set(a.asset_selection) & set(b.asset_selection))
+def _targets(instance: dg.DagsterInstance, run: dg.DagsterRun) -> frozenset[dg.AssetKey]:
+    """The run's assets: its selection, or (runs launched in-process have none) what it planned."""
+    if run.asset_selection:
+        return frozenset(run.asset_selection)
+    planned = instance.get_records_for_run(
+        run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED
+    ).records
+    return frozenset(
+        r.event_log_entry.dagster_event.asset_key for r in planned if r.event_log_entry.dagster_event
+    )
 
 
 def _run_failure_reason(instance: dg.DagsterInstance, run_id: str) -> str:
@@ -91,5 +101,5 @@ def alert_on_recovery(context: dg.RunStatusSensorContext, alerts: AlertChannels)
     previous = previous_finished_run(context.instance, run)
     if previous is None or previous.status != dg.DagsterRunStatus.FAILURE:
         return
-    text = recovery_message(run, previous, alerts)
+    text = recovery_message(context.instance, run, previous, alerts)
     _send(context, alerts, f"[dataforge] recovered: {run.job_name} {run.run_id[:8]}", text)
