@@ -29,7 +29,7 @@ class MailSink:
     def __init__(self) -> None:
         self.messages: list[tuple[list[str], Message]] = []
 
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: ANN001 (aiosmtpd's handler API)
+    async def handle_DATA(self, server, session, envelope) -> str:
         self.messages.append(
             (list(envelope.rcpt_tos), message_from_bytes(envelope.content, policy=policy.default))
         )

@@ -30,6 +30,7 @@ def test_repo_dagster_yaml_enables_retries_monitoring_and_a_limit_of_one(tmp_pat
     instance = dg.DagsterInstance.from_config(str(home))
     try:
         assert instance.run_retries_enabled and instance.run_retries_max_retries == 1
+        assert not instance.run_retries_retry_on_asset_or_op_failure  # steps have their own RetryPolicy
         assert instance.run_monitoring_enabled
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
 
