@@ -1,4 +1,5 @@
-"""End to end: the real dagster-daemon sees a file land, launches a run of that source, and the rows arrive.
+"""End to end: the real dagster-daemon sees a file land, launches a run of that source, and the rows arrive;
+the automation sensor then brings normalized and stats up to date.
 
 Then the daemon is restarted: the sensor's cursor lives in the instance, so the same file is not loaded again.
 """
@@ -19,6 +20,7 @@ import duckdb
 import pytest
 import yaml
 
+from dataforge_assets.demo.setup import land_file
 from dataforge_assets.lib.environment import REPO_ROOT, Environment
 from dataforge_assets.lib.operations.run_history import asset_attempts
 from dataforge_assets_tests.demo_data import land_flights, month_sample
@@ -117,6 +119,14 @@ def _finished(instance: dg.DagsterInstance) -> dg.DagsterRun | None:
     return runs[0] if runs and runs[0].is_finished else None
 
 
+def _settled(instance: dg.DagsterInstance) -> bool | None:
+    """Both stats tables materialized and no run left that could hold the DuckDB file."""
+    stats = [dg.AssetKey(["stats", t]) for t in ("route_stats", "carrier_daily_performance")]
+    if not all(instance.get_latest_materialization_event(k) for k in stats):
+        return None
+    return True if all(r.is_finished for r in instance.get_runs()) else None
+
+
 def _landing_ticks_after(instance: dg.DagsterInstance, since: float) -> list | None:
     for state in instance.all_instigator_state():
         if state.instigator_name == SENSOR:
@@ -127,10 +137,12 @@ def _landing_ticks_after(instance: dg.DagsterInstance, since: float) -> list | N
 
 def test_daemon_sensor_loads_a_dropped_file_once(daemon, data_home: Environment) -> None:
     process, dagster_home = daemon
-    process.start()
-    land_flights(data_home, 1, month_sample(1, 50))
-
+    # Create the SQLite instance before the daemon starts: processes creating it at once race on its schema.
     with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        process.start()
+        land_flights(data_home, 1, month_sample(1, 50))
+        land_file("airlines", data_home.landing_dir / "reference")
+
         run = _wait("finished run of the flights source", process, lambda: _finished(instance))
         assert run.status == dg.DagsterRunStatus.SUCCESS, process.tail()
         assert run.tags.get("dataforge/trigger") == "landing"
@@ -138,8 +150,13 @@ def test_daemon_sensor_loads_a_dropped_file_once(daemon, data_home: Environment)
         # Only that source's raw assets, all loaded.
         assert [(a.asset_key, a.succeeded, a.records) for a in attempts] == [("raw/flights", True, 50)]
 
+        # Declarative automation takes it from there: normalized and stats follow the raw loads.
+        _wait("automated stats, all runs finished", process, lambda: _settled(instance))
         with duckdb.connect(str(data_home.duckdb_path), read_only=True) as con:
             assert con.execute("SELECT count(*) FROM raw.flights").fetchall() == [(50,)]
+            normalized = con.execute("SELECT count(*) FROM normalized.flights").fetchall()[0][0]
+            assert normalized > 0
+            assert con.execute("SELECT sum(flights) FROM stats.route_stats").fetchall() == [(normalized,)]
 
         # A clean restart: the cursor is in the instance, so the file already loaded is not loaded again.
         process.stop()
