@@ -9,7 +9,7 @@ import dagster as dg
 import yaml
 from dagster_dlt import DagsterDltResource
 
-from dataforge_assets.lib.sources import SourceComponent
+from dataforge_assets_tests.source_yaml import load_source
 
 DEFS = Path(__file__).resolve().parents[1] / "dataforge_assets" / "defs"
 # A credential in the error text: alerts and stats must never repeat it.
@@ -35,9 +35,8 @@ class FlakyDlt(DagsterDltResource):
         return int(counter.read_text()) if counter.exists() else 0
 
 
-def source_with_retry(name: str, max_retries: int, delay_seconds: float) -> dg.Definitions:
+def source_with_retry(root: Path, name: str, max_retries: int, delay_seconds: float) -> dg.Definitions:
     """The source as its YAML declares it, with the retry numbers changed (so tests wait less)."""
-    attributes = yaml.safe_load((DEFS / "raw" / name / "defs.yaml").read_text())["attributes"]
-    attributes["retry"] = {"max_retries": max_retries, "delay_seconds": delay_seconds}
-    component = SourceComponent.resolve_from_dict(attributes)
-    return component.build_defs(dg.ComponentTree.for_test().load_context)
+    document = yaml.safe_load((DEFS / "raw" / name / "defs.yaml").read_text())
+    document["attributes"]["retry"] = {"max_retries": max_retries, "delay_seconds": delay_seconds}
+    return load_source(root, yaml.safe_dump(document))

@@ -91,7 +91,7 @@ def test_failure_then_recovery_alerts_name_run_assets_error_and_link(
     failure = Sensor(alert_on_run_failure, platform.instance, channels)
     recovery = Sensor(alert_on_recovery, platform.instance, channels)
     land_flights(platform.env, 1, month_sample(1, 20))
-    source = source_with_retry("flights", max_retries=0, delay_seconds=0)
+    source = source_with_retry(tmp_path / "project", "flights", max_retries=0, delay_seconds=0)
     resources = platform.definitions().resources
 
     def load(fail: bool) -> dg.ExecuteInProcessResult:

@@ -20,10 +20,10 @@ import duckdb
 import pytest
 import yaml
 
-from dataforge_assets.demo.setup import land_file
+from dataforge_assets.definitions import load_definitions
 from dataforge_assets.lib.environment import REPO_ROOT, Environment
 from dataforge_assets.lib.operations.run_history import asset_attempts
-from dataforge_assets_tests.demo_data import land_flights, month_sample
+from dataforge_assets_tests.demo_data import land_flights, land_reference, month_sample
 
 BIN = Path(sys.executable).parent
 SENSOR = "flights_landing_sensor"
@@ -139,9 +139,12 @@ def test_daemon_sensor_loads_a_dropped_file_once(daemon, data_home: Environment)
     process, dagster_home = daemon
     # Create the SQLite instance before the daemon starts: processes creating it at once race on its schema.
     with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        # The carriers normalized.flights joins come from the SQL reference source (no landing folder).
+        land_reference(data_home)
+        defs = load_definitions()
+        dg.materialize([*defs.assets], selection="raw/airlines", resources=defs.resources, instance=instance)
         process.start()
         land_flights(data_home, 1, month_sample(1, 50))
-        land_file("airlines", data_home.landing_dir / "reference")
 
         run = _wait("finished run of the flights source", process, lambda: _finished(instance))
         assert run.status == dg.DagsterRunStatus.SUCCESS, process.tail()

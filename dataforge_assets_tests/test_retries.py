@@ -37,7 +37,9 @@ def test_transient_failure_is_retried_and_the_load_completes(platform: Platform,
     land_flights(platform.env, 1, month_sample(1, 40))
     dlt = FlakyDlt(counter_file=str(tmp_path / "failures"), fail_times=2)
 
-    result = _materialize(platform, source_with_retry("flights", max_retries=3, delay_seconds=0.2), dlt)
+    result = _materialize(
+        platform, source_with_retry(tmp_path / "project", "flights", max_retries=3, delay_seconds=0.2), dlt
+    )
 
     assert result.success
     assert dlt.failures() == 2
@@ -48,7 +50,7 @@ def test_transient_failure_is_retried_and_the_load_completes(platform: Platform,
 
 def test_exhausted_retries_fail_the_run_and_run_stats_show_why(platform: Platform, tmp_path: Path) -> None:
     land_flights(platform.env, 1, month_sample(1, 30))
-    source = source_with_retry("flights", max_retries=1, delay_seconds=0.1)
+    source = source_with_retry(tmp_path / "project", "flights", max_retries=1, delay_seconds=0.1)
     broken = FlakyDlt(counter_file=str(tmp_path / "failures"), fail_times=10)
 
     failed = _materialize(platform, source, broken)
