@@ -9,6 +9,7 @@ from dagster_dlt import DagsterDltResource, build_dlt_asset_specs
 
 from dataforge_assets.lib.environment import Environment, current_environment
 from dataforge_assets.lib.metadata import table_metadata
+from dataforge_assets.lib.operations.landing_sensor import landing_sensors_for
 from dataforge_assets.lib.retry import retry_policy
 from dataforge_assets.lib.sources.bad_input import bad_input_fails_without_retry
 from dataforge_assets.lib.sources.connection import ConnectionYaml, resolve_connection
@@ -108,4 +109,5 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
                     default_status=dg.DefaultScheduleStatus.RUNNING,
                 )
             )
-        return dg.Definitions(assets=[_raw_assets], schedules=schedules)
+        sensors = landing_sensors_for(self.name, self.connection, _raw_assets, env)
+        return dg.Definitions(assets=[_raw_assets], schedules=schedules, sensors=sensors)
