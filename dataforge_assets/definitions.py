@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 
 from dataforge_assets.lib.environment import current_environment
+from dataforge_assets.lib.operations import with_operations
 from dataforge_assets.lib.warehouse_health import warehouse_health_defs
 from dataforge_assets.resources import resources_for
 
@@ -22,4 +23,5 @@ def load_definitions() -> dg.Definitions:
     )
     # Database and WAL size are watched where they matter: on the PostgreSQL warehouse.
     health = warehouse_health_defs() if env.warehouse == "postgres" else dg.Definitions()
-    return dg.Definitions.merge(loaded, platform, health)
+    # Automation, freshness checks and alerts: one policy over every loaded asset, not per-asset copies.
+    return dg.Definitions.merge(with_operations(dg.Definitions.merge(loaded, platform)), health)

@@ -34,6 +34,10 @@ TABLES = [
     "raw.planes",
     "raw.weather",
     "normalized.flights",
+    "normalized.airlines",
+    "normalized.airports",
+    "normalized.planes",
+    "normalized.weather",
     "quarantine.flights",
     "stats.carrier_daily_performance",
     "stats.route_stats",
@@ -93,7 +97,7 @@ def test_runs_and_events_are_in_postgres_tables(pg_instance_run: tuple[Path, str
         url,
         "SELECT DISTINCT asset_key FROM event_logs WHERE dagster_event_type = 'ASSET_MATERIALIZATION' ORDER BY 1",
     )
-    assert sorted(dg.AssetKey.from_db_string(k).path for (k,) in materialized) == sorted(ASSETS)
+    assert {tuple(dg.AssetKey.from_db_string(k).path) for (k,) in materialized} >= {tuple(a) for a in ASSETS}
     checks = _pg(url, "SELECT count(*) FROM event_logs WHERE dagster_event_type = 'ASSET_CHECK_EVALUATION'")
     assert checks[0][0] >= 1
     # The warehouse (DuckDB here) holds the full demo.

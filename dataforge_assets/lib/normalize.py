@@ -25,8 +25,10 @@ QUARANTINE = "quarantine"
 RAW = "raw"
 ROW_KEY = "_row_key"
 LOAD_ID = "_dlt_load_id"
-LINEAGE = (LOAD_ID, "_source_file", "_source_row")
+SOURCE_FILE, SOURCE_ROW = "_source_file", "_source_row"  # only rows from files sources have these
+LINEAGE = (LOAD_ID, SOURCE_FILE, SOURCE_ROW)
 PROCESSED_LOADS = "_processed_loads"
+QUARANTINE_ORIGIN = "_quarantine_origin"
 
 Transform = Callable[[pl.DataFrame, Mapping[str, pl.DataFrame]], pl.DataFrame]
 
@@ -42,6 +44,7 @@ class NormalizedTable:
     transform: Transform  # raw text batch (+ lookups) -> typed frame, same rows in the same order
     lookups: Sequence[str] = field(default_factory=tuple)  # small raw tables read whole, e.g. airlines
     description: str = ""
+    raw_columns: Sequence[str] = ()  # the raw columns the transform reads: the declared raw contract
 
     @property
     def contract_columns(self) -> list[str]:
@@ -71,9 +74,19 @@ def normalize_batch(
     rejects = raw.filter(~split.valid_rows).with_columns(
         split.rule.filter(~split.valid_rows).alias(REJECT_RULE),
         split.reason.filter(~split.valid_rows).alias(REJECT_REASON),
+        origin(raw).alias(QUARANTINE_ORIGIN),
         pl.lit(datetime.now(UTC)).alias("_quarantined_at"),
     )
     return valid, rejects.drop(CAST_FAILURES, strict=False)
+
+
+def origin(frame: pl.DataFrame) -> pl.Expr:
+    """Where a row came from, for people: `file flights_2013_01.csv row 17`, else `load <dlt load id>`."""
+    if SOURCE_FILE in frame.columns and SOURCE_ROW in frame.columns:
+        return pl.format("file {} row {}", pl.col(SOURCE_FILE), pl.col(SOURCE_ROW))
+    if LOAD_ID in frame.columns:
+        return pl.format("load {}", pl.col(LOAD_ID))
+    return pl.lit("unknown")
 
 
 def unprocessed_loads(warehouse: Warehouse, spec: NormalizedTable) -> list[str]:
