@@ -38,11 +38,17 @@ def free_port() -> int:
 
 @contextmanager
 def running_webserver(root: Path, extra_env: dict[str, str] | None = None) -> Iterator[Webserver]:
-    """Start dagster-webserver on 127.0.0.1 and dagster-daemon (it dequeues launched runs) with the embedded
-    instance; stop both, and what they spawned, afterwards."""
+    """Start dagster-webserver on 127.0.0.1 with the embedded instance; stop it, and what it spawned, after.
+
+    Launched runs start at once (DefaultRunCoordinator) and no daemon runs: with one, the platform's own
+    sensors and automation would launch runs of their own and race the runs a test launches and reads.
+    """
     dagster_home, data_home = root / "dagster_home", root / "data"
     dagster_home.mkdir(parents=True, exist_ok=True)
-    (dagster_home / "dagster.yaml").symlink_to(REPO_ROOT / "dagster.yaml")
+    (dagster_home / "dagster.yaml").write_text(
+        (REPO_ROOT / "dagster.yaml").read_text()
+        + "\nrun_coordinator:\n  module: dagster._core.run_coordinator\n  class: DefaultRunCoordinator\n"
+    )
     port = free_port()
     env = {
         **os.environ,
@@ -53,13 +59,11 @@ def running_webserver(root: Path, extra_env: dict[str, str] | None = None) -> It
     }
     log = root / "webserver.log"
     webserver = _start([BIN / "dagster-webserver", "-h", "127.0.0.1", "-p", str(port)], env, log)
-    daemon = _start([BIN / "dagster-daemon", "run"], env, root / "daemon.log")
     server = Webserver(f"http://127.0.0.1:{port}", port, dagster_home, data_home, log)
     try:
         _wait_until_loaded(server, webserver)
         yield server
     finally:
-        _stop(daemon)
         _stop(webserver)
 
 
