@@ -1,0 +1,106 @@
+"""PostgreSQL loads of the same rows: bulk COPY paths against a row-by-row executemany upsert.
+
+Each variant upserts into a table keyed on the flights' natural key, in its own throw-away database.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+
+KEY = ["year", "month", "day", "carrier", "flight", "origin", "sched_dep_time"]
+DSN = os.environ.get("DATAFORGE_BENCH_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=postgres")
+
+
+@contextmanager
+def scratch_database() -> Iterator[str]:
+    """A uniquely named database, dropped afterwards; yields its DSN."""
+    name = f"dataforge_bench_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(DSN)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f'CREATE DATABASE "{name}"')
+        yield f"{DSN} dbname={name}"
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.close()
+
+
+def sample(files: list[Path], limit: int) -> tuple[list[str], list[tuple[str | None, ...]]]:
+    def every_row() -> Iterator[list[str]]:
+        for path in files:
+            with open(path, newline="") as handle:
+                reader = csv.reader(handle)
+                next(reader)
+                yield from reader
+
+    with open(files[0], newline="") as handle:
+        header = next(csv.reader(handle))
+    rows = [
+        tuple(None if v in ("", "NA") else v for v in row) for row in itertools.islice(every_row(), limit)
+    ]
+    return header, rows
+
+
+def _create(con: Any, header: list[str], table: str = "flights", temporary: bool = False) -> None:
+    columns = ", ".join(f'"{c}" text' for c in header)
+    key = "" if temporary else f", PRIMARY KEY ({', '.join(KEY)})"
+    with con.cursor() as cur:
+        cur.execute(f"CREATE {'TEMP ' if temporary else ''}TABLE {table} ({columns}{key})")
+
+
+def _upsert_sql(header: list[str], source: str) -> str:
+    updates = ", ".join(f'"{c}" = EXCLUDED."{c}"' for c in header if c not in KEY)
+    return (
+        f"INSERT INTO flights SELECT * FROM {source} ON CONFLICT ({', '.join(KEY)}) DO UPDATE SET {updates}"
+    )
+
+
+def executemany_upsert(files: list[Path], rows: int) -> dict[str, Any]:
+    header, data = sample(files, rows)
+    placeholders = ", ".join(["%s"] * len(header))
+    with scratch_database() as dsn, psycopg2.connect(dsn) as con:
+        _create(con, header)
+        sql = _upsert_sql(header, f"(VALUES ({placeholders})) AS v")
+        started = time.perf_counter()
+        with con.cursor() as cur:
+            cur.executemany(sql, data)  # psycopg2 sends one statement per row
+        con.commit()
+        seconds = time.perf_counter() - started
+        with con.cursor() as cur:
+            cur.execute("SELECT count(*) FROM flights")
+            loaded = cur.fetchall()[0][0]
+    return {"seconds": seconds, "counts": {"flights": loaded}, "sample_rows": len(data)}
+
+
+def copy_upsert(files: list[Path], rows: int) -> dict[str, Any]:
+    """COPY into a staging table, then one INSERT .. ON CONFLICT: what dlt's postgres merge does."""
+    header, data = sample(files, rows)
+    with scratch_database() as dsn, psycopg2.connect(dsn) as con:
+        _create(con, header)
+        started = time.perf_counter()  # serializing the rows counts: executemany gets them as tuples
+        buffer = io.StringIO()
+        csv.writer(buffer).writerows(("" if v is None else v for v in row) for row in data)
+        buffer.seek(0)
+        _create(con, header, "staging", temporary=True)
+        with con.cursor() as cur:
+            cur.copy_expert("COPY staging FROM STDIN WITH (FORMAT csv)", buffer)
+            cur.execute(_upsert_sql(header, "staging"))
+        con.commit()
+        seconds = time.perf_counter() - started
+        with con.cursor() as cur:
+            cur.execute("SELECT count(*) FROM flights")
+            loaded = cur.fetchall()[0][0]
+    return {"seconds": seconds, "counts": {"flights": loaded}, "sample_rows": len(data)}
