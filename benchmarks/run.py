@@ -18,7 +18,7 @@ from benchmarks.report import Measurement, render
 RESULTS = Path(__file__).parent / "RESULTS.md"
 
 
-def measure_scale(rows: int, root: Path, timeout: float) -> list[Measurement]:
+def measure_scale(rows: int, root: Path, timeout: float, profiles: Path | None = None) -> list[Measurement]:
     data = data_set(rows, root)
     work = root / f"work_{data.rows}"
     shutil.rmtree(work, ignore_errors=True)
@@ -32,6 +32,8 @@ def measure_scale(rows: int, root: Path, timeout: float) -> list[Measurement]:
     results = []
     for name, case_rows, kwargs in runs:
         case = "pipeline" if name == "incremental" else name
+        if profiles and case == "pipeline":
+            kwargs["profile"] = profiles / f"{name}_{data.rows}.txt"
         figures = in_subprocess(case, timeout, **kwargs)
         results.append(Measurement(name, data.rows, case_rows, figures))
         print(f"  {results[-1].line()}", flush=True)
@@ -58,24 +60,27 @@ def measure_per_row(rows: int, root: Path, sample: int, pg_rows: int, timeout: f
     return results
 
 
-def main(argv: list[str] | None = None) -> str:
+def main(argv: list[str] | None = None) -> list[Measurement]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
     parser.add_argument("--dlt-sample", type=int, default=20_000, help="rows for the naive dlt baseline")
     parser.add_argument("--pg-rows", type=int, default=100_000, help="rows for each PostgreSQL load")
     parser.add_argument("--data", type=Path, default=DATA_ROOT, help="where generated data and work go")
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--profile", type=Path, help="write pyinstrument call trees of the pipeline runs here"
+    )
     parser.add_argument("--timeout", type=float, default=3600, help="seconds allowed per case")
     args = parser.parse_args(argv)
     measurements = []
     for rows in sorted(args.rows):
-        measurements += measure_scale(rows, args.data, args.timeout)
+        measurements += measure_scale(rows, args.data, args.timeout, args.profile)
     measurements += measure_per_row(min(args.rows), args.data, args.dlt_sample, args.pg_rows, args.timeout)
     command = "python -m benchmarks.run " + " ".join(argv if argv is not None else sys.argv[1:])
     text = render(measurements, command)
     args.out.write_text(text)
     print(text)
-    return text
+    return measurements
 
 
 if __name__ == "__main__":

@@ -27,7 +27,8 @@ def land(home: Path, files: list[Path]) -> None:
     land_file("airlines", home / "landing" / "reference")
 
 
-def materialize(home: Path, files: list[Path]) -> dict[str, Any]:
+def materialize(home: Path, files: list[Path], profile: str | None = None) -> dict[str, Any]:
+    """Materialize the selection; with `profile`, write pyinstrument's call tree to that file."""
     os.environ["DATAFORGE_HOME"] = str(home)
     os.environ["DATAFORGE_WAREHOUSE"] = "duckdb"
     import dagster as dg
@@ -40,6 +41,7 @@ def materialize(home: Path, files: list[Path]) -> dict[str, Any]:
     selection = selection | dg.AssetSelection.groups("stats")
     (home / "dagster_home").mkdir(parents=True, exist_ok=True)
     instance = dg.DagsterInstance.local_temp(str(home / "dagster_home"))
+    profiler = _profiler(profile)
     started = time.perf_counter()
     result = dg.materialize(
         [*(defs.assets or []), *(defs.asset_checks or [])],
@@ -48,6 +50,9 @@ def materialize(home: Path, files: list[Path]) -> dict[str, Any]:
         instance=instance,
     )
     seconds = time.perf_counter() - started
+    if profiler:
+        profiler.stop()
+        Path(profile).write_text(profiler.output_text(unicode=True, color=False, show_all=False))
     steps = {
         event.step_key: event.event_specific_data.duration_ms / 1000
         for event in result.all_events
@@ -69,3 +74,14 @@ def materialize(home: Path, files: list[Path]) -> dict[str, Any]:
             ][0]
     instance.dispose()
     return {"seconds": seconds, "steps": steps, "counts": counts}
+
+
+def _profiler(path: str | None) -> Any:
+    if not path:
+        return None
+    from pyinstrument import Profiler
+
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    profiler = Profiler(interval=0.01)
+    profiler.start()
+    return profiler

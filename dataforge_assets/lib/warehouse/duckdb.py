@@ -9,12 +9,22 @@ import dlt
 import pyarrow as pa
 from dagster_duckdb import DuckDBResource
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+from pydantic import Field
 
 from dataforge_assets.lib.warehouse.base import Warehouse, WriteMode
 
 
 class DuckDBWarehouse(DuckDBResource, Warehouse):
     """DuckDBResource plus the table operations the layers share."""
+
+    # Bounded memory: DuckDB's default limit is 80% of RAM, so a 10M-row merge let the process grow
+    # past 2 GB; over this limit DuckDB spills to <database>.tmp instead (benchmarks/RESULTS.md).
+    # Insertion order is never relied on (every ordered read says ORDER BY), and keeping it costs
+    # DuckDB buffering on every bulk insert.
+    connection_config: dict[str, Any] = Field(
+        default={"memory_limit": "1GB", "preserve_insertion_order": False},
+        description="DuckDB settings, https://duckdb.org/docs/sql/configuration.html",
+    )
 
     def dlt_destination(self) -> Any:
         # DuckDB refuses a second connection to a file open in this process with other settings:
