@@ -18,6 +18,7 @@ CASES = {
     "dlt_naive": ("benchmarks.cases.dlt_naive", "run"),
     "pg_executemany": ("benchmarks.cases.postgres_load", "executemany_upsert"),
     "pg_copy": ("benchmarks.cases.postgres_load", "copy_upsert"),
+    "pg_warehouse": ("benchmarks.cases.postgres_load", "warehouse_load"),
 }
 RESULT_PREFIX = "BENCHMARK-RESULT "
 

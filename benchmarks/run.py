@@ -11,6 +11,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from benchmarks.cases.postgres_load import warehouse_available
 from benchmarks.datagen import DATA_ROOT, data_set
 from benchmarks.measure import in_subprocess
 from benchmarks.report import Measurement, render
@@ -52,6 +53,9 @@ def measure_per_row(rows: int, root: Path, sample: int, pg_rows: int, timeout: f
         ("pg_copy", dict(files=data.base, rows=min(pg_rows, data.rows))),
     ]
     results = []
+    if warehouse_available():
+        # The project's own load (dlt -> CSV -> COPY -> merge) on the whole data set, compared per row.
+        runs.append(("pg_warehouse", dict(home=work / "pg_home", files=data.base)))
     for name, kwargs in runs:
         figures = in_subprocess(name, timeout, **kwargs)
         results.append(Measurement(name, data.rows, figures["sample_rows"], figures))

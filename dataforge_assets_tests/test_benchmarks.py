@@ -81,6 +81,9 @@ def test_benchmark_runs_every_case_on_a_tiny_data_set_and_writes_its_table(tmp_p
     )
     assert all(m.rss_mb > 0 and m.seconds > 0 for m in measurements.values())
     text = out.read_text()
-    assert "pipeline / DuckDB-native wall time at 20,000" in text and "PostgreSQL bulk load" in text
+    assert (
+        "pipeline / DuckDB-native wall time at 20,000" in text
+        and "PostgreSQL COPY upsert / executemany upsert throughput" in text
+    )
     assert f"{os.cpu_count()} CPUs" in text
     assert not (tmp_path / "work_20000").exists()  # the work folders are cleaned up

@@ -27,18 +27,31 @@ def land(home: Path, files: list[Path]) -> None:
     land_file("airlines", home / "landing" / "reference")
 
 
-def materialize(home: Path, files: list[Path], profile: str | None = None) -> dict[str, Any]:
-    """Materialize the selection; with `profile`, write pyinstrument's call tree to that file."""
+def materialize(
+    home: Path,
+    files: list[Path],
+    profile: str | None = None,
+    assets: tuple[str, ...] = SELECTION,
+    groups: tuple[str, ...] = ("stats",),
+    postgres_url: str | None = None,
+) -> dict[str, Any]:
+    """Materialize the selection; with `profile`, write pyinstrument's call tree to that file.
+
+    With `postgres_url` the warehouse is the project's PostgreSQL warehouse instead of DuckDB.
+    """
     os.environ["DATAFORGE_HOME"] = str(home)
-    os.environ["DATAFORGE_WAREHOUSE"] = "duckdb"
+    os.environ["DATAFORGE_WAREHOUSE"] = "postgres" if postgres_url else "duckdb"
+    if postgres_url:
+        os.environ["DATAFORGE_POSTGRES_URL"] = postgres_url
     import dagster as dg
 
     from dataforge_assets.definitions import load_definitions
 
     land(home, files)
     defs = load_definitions()
-    selection = dg.AssetSelection.assets(*(dg.AssetKey(k.split("/")) for k in SELECTION))
-    selection = selection | dg.AssetSelection.groups("stats")
+    selection = dg.AssetSelection.assets(*(dg.AssetKey(k.split("/")) for k in assets))
+    if groups:
+        selection = selection | dg.AssetSelection.groups(*groups)
     (home / "dagster_home").mkdir(parents=True, exist_ok=True)
     instance = dg.DagsterInstance.local_temp(str(home / "dagster_home"))
     profiler = _profiler(profile)
@@ -58,20 +71,7 @@ def materialize(home: Path, files: list[Path], profile: str | None = None) -> di
         for event in result.all_events
         if event.event_type_value == "STEP_SUCCESS"
     }
-    import duckdb
-
-    with duckdb.connect(str(home / "warehouse.duckdb"), read_only=True) as con:
-        counts = {
-            table: con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
-            for table in ("raw.flights", "normalized.flights", "stats.carrier_daily_performance")
-        }
-        quarantined = con.execute(
-            "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'quarantine'"
-        ).fetchall()[0][0]
-        if quarantined:
-            counts["quarantine.flights"] = con.execute("SELECT count(*) FROM quarantine.flights").fetchall()[
-                0
-            ][0]
+    counts = _postgres_counts(postgres_url) if postgres_url else _duckdb_counts(home / "warehouse.duckdb")
     instance.dispose()
     return {"seconds": seconds, "steps": steps, "counts": counts}
 
@@ -85,3 +85,27 @@ def _profiler(path: str | None) -> Any:
     profiler = Profiler(interval=0.01)
     profiler.start()
     return profiler
+
+
+def _duckdb_counts(database: Path) -> dict[str, int]:
+    """Rows of every data table (dlt's and the platform's bookkeeping tables start with `_`)."""
+    import duckdb
+
+    with duckdb.connect(str(database), read_only=True) as con:
+        tables = con.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables "
+            "WHERE table_schema IN ('raw', 'normalized', 'quarantine', 'stats')"
+        ).fetchall()
+        return {
+            f"{schema}.{name}": con.execute(f'SELECT count(*) FROM "{schema}"."{name}"').fetchall()[0][0]
+            for schema, name in tables
+            if not name.startswith("_")
+        }
+
+
+def _postgres_counts(url: str) -> dict[str, int]:
+    import psycopg2
+
+    with psycopg2.connect(url) as con, con.cursor() as cur:
+        cur.execute("SELECT count(*) FROM raw.flights")
+        return {"raw.flights": cur.fetchall()[0][0]}

@@ -6,6 +6,7 @@ Each variant upserts into a table keyed on the flights' natural key, in its own 
 from __future__ import annotations
 
 import csv
+import importlib.util
 import io
 import itertools
 import os
@@ -38,6 +39,23 @@ def scratch_database() -> Iterator[str]:
         with admin.cursor() as cur:
             cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()
+
+
+def warehouse_available() -> bool:
+    """The project's PostgreSQL warehouse, once it exists (until then the COPY case stands in)."""
+    return importlib.util.find_spec("dataforge_assets.lib.warehouse.postgres") is not None
+
+
+def warehouse_load(home: Path, files: list[Path]) -> dict[str, Any]:
+    """raw/flights materialized by the real definitions into the project's PostgreSQL warehouse."""
+    from benchmarks.cases.pipeline import materialize
+
+    with scratch_database() as dsn:
+        params = dict(part.split("=", 1) for part in dsn.split())
+        url = f"postgresql://{params['user']}@{params['host']}:{params['port']}/{params['dbname']}"
+        figures = materialize(home, files, assets=("raw/flights",), groups=(), postgres_url=url)
+    figures["sample_rows"] = figures["counts"]["raw.flights"]
+    return figures
 
 
 def sample(files: list[Path], limit: int) -> tuple[list[str], list[tuple[str | None, ...]]]:

@@ -17,8 +17,9 @@ from dataforge_assets.lib.warehouse.base import Warehouse, WriteMode
 class DuckDBWarehouse(DuckDBResource, Warehouse):
     """DuckDBResource plus the table operations the layers share."""
 
-    # Bounded memory: DuckDB's default limit is 80% of RAM, so a 10M-row merge let the process grow
-    # past 2 GB; over this limit DuckDB spills to <database>.tmp instead (benchmarks/RESULTS.md).
+    # Bounded memory: DuckDB's default limit is 80% of RAM (the hand-written SQL baseline peaked at
+    # 6.7 GB on 10M rows); over this limit DuckDB spills to <database>.tmp instead. 1 GB keeps the
+    # pipeline at 1.8 GB on 10M rows; 512 MB made dlt's merge spill and run 3x slower (benchmarks/).
     # Insertion order is never relied on (every ordered read says ORDER BY), and keeping it costs
     # DuckDB buffering on every bulk insert.
     connection_config: dict[str, Any] = Field(
