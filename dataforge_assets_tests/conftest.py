@@ -13,6 +13,8 @@ import dagster as dg
 import duckdb
 import pytest
 
+from dataforge_assets.demo import replay_server
+from dataforge_assets.demo.__main__ import WEATHER_API_URL_ENV
 from dataforge_assets.lib.environment import Environment, current_environment
 
 REQUIRE_SERVICES = os.environ.get("DATAFORGE_REQUIRE_SERVICES") == "1"
@@ -58,8 +60,10 @@ def data_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Environment:
 
 
 @pytest.fixture
-def platform(data_home: Environment) -> Iterator[Platform]:
-    with dg.instance_for_test() as instance:
+def platform(data_home: Environment, monkeypatch: pytest.MonkeyPatch) -> Iterator[Platform]:
+    # raw/weather reads the demo's weather API: run its replay server, as `python -m dataforge_assets.demo` does.
+    with dg.instance_for_test() as instance, replay_server.running() as weather_api:
+        monkeypatch.setenv(WEATHER_API_URL_ENV, weather_api.url)
         yield Platform(env=data_home, instance=instance)
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import polars as pl
 
-from dataforge_assets.demo.setup import REFERENCE_TABLES, land_file, read_flights
+from dataforge_assets.demo.setup import build_reference_database, read_flights
 from dataforge_assets.lib.environment import Environment
 
 _FLIGHTS: pl.DataFrame | None = None
@@ -33,6 +33,5 @@ def land_flights(env: Environment, month: int, frame: pl.DataFrame) -> Path:
 
 
 def land_reference(env: Environment) -> None:
-    land_file("weather", env.landing_dir / "weather")
-    for name in REFERENCE_TABLES:
-        land_file(name, env.landing_dir / "reference")
+    """Airlines, airports and planes into the demo's SQLite database, where raw/reference reads them."""
+    build_reference_database(env)

@@ -14,6 +14,8 @@ import dagster as dg
 import duckdb
 import pytest
 
+from dataforge_assets.demo import replay_server
+from dataforge_assets.demo.__main__ import WEATHER_API_URL_ENV
 from dataforge_assets.demo.setup import DATA_DIR
 from dataforge_assets.lib.environment import REPO_ROOT
 
@@ -93,12 +95,13 @@ def test_second_run_loads_nothing_and_changes_nothing(demo_home: Path) -> None:
         demo_home, "SELECT (SELECT count(*) FROM raw.flights), (SELECT count(*) FROM normalized.flights)"
     )
     env = {**os.environ, "DATAFORGE_HOME": str(demo_home), "DAGSTER_HOME": str(demo_home / "dagster_home")}
-    rerun = subprocess.run(
-        [BIN / "dagster", "asset", "materialize", "-m", "dataforge_assets", "--select", "*"],
-        env=env,
-        capture_output=True,
-        text=True,
-    )
+    with replay_server.running() as weather_api:  # the weather source's API, as the demo runs it
+        rerun = subprocess.run(
+            [BIN / "dagster", "asset", "materialize", "-m", "dataforge_assets", "--select", "*"],
+            env={**env, WEATHER_API_URL_ENV: weather_api.url},
+            capture_output=True,
+            text=True,
+        )
     assert rerun.returncode == 0, rerun.stderr[-5000:]
     assert (
         _sql(
@@ -112,6 +115,8 @@ def test_second_run_loads_nothing_and_changes_nothing(demo_home: Path) -> None:
             raw = instance.get_latest_materialization_event(dg.AssetKey(["raw", "flights"]))
             norm = instance.get_latest_materialization_event(dg.AssetKey(["normalized", "flights"]))
             assert raw.asset_materialization.metadata["rows_loaded"].value == 0
+            weather = instance.get_latest_materialization_event(dg.AssetKey(["raw", "weather"]))
+            assert weather.asset_materialization.metadata["rows_loaded"].value == 0
             assert norm.asset_materialization.metadata["raw_rows_processed"].value == 0
             assert instance.get_runs_count() == 2
     finally:

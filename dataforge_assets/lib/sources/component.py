@@ -2,7 +2,7 @@
 
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import dagster as dg
 from dagster_dlt import DagsterDltResource, build_dlt_asset_specs
@@ -10,7 +10,9 @@ from dagster_dlt import DagsterDltResource, build_dlt_asset_specs
 from dataforge_assets.lib.environment import Environment, current_environment
 from dataforge_assets.lib.metadata import table_metadata
 from dataforge_assets.lib.retry import retry_policy
-from dataforge_assets.lib.sources.files import FilesConnection
+from dataforge_assets.lib.sources.connection import ConnectionYaml, resolve_connection
+from dataforge_assets.lib.sources.errors import explain_failure
+from dataforge_assets.lib.sources.http import MissingSecretError
 from dataforge_assets.lib.sources.pipeline import (
     RAW_SCHEMA,
     RawTableTranslator,
@@ -29,7 +31,8 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
 
     name: str
     description: str | None = None
-    connection: FilesConnection
+    # Always a `Connection` (files | rest_api | sql_database); validated by ConnectionYaml.
+    connection: Annotated[Any, dg.Resolver(resolve_connection, model_field_type=ConnectionYaml)]
     schedule: ScheduleSpec | None = None
     freshness: FreshnessSpec | None = None
     retry: RetrySpec = RetrySpec()
@@ -63,6 +66,13 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
             context: dg.AssetExecutionContext, dlt: DagsterDltResource, warehouse: Warehouse
         ) -> Iterator[Any]:
             run_env = current_environment()
+            try:
+                check = getattr(component.connection, "check_environment", None)
+                if check:
+                    check()
+            except MissingSecretError as error:
+                # Retrying cannot set an env var: fail at once, naming the variable (never its value).
+                raise dg.Failure(f"source `{component.name}`: {error}", allow_retries=False) from None
             results = dlt.run(
                 context=context,
                 dlt_source=component.dlt_source(run_env),
@@ -70,7 +80,7 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
                 dagster_dlt_translator=translator,
                 loader_file_format="parquet",
             )
-            for result in results:
+            for result in explain_failure(component.name, results):
                 table = result.asset_key.path[-1]
                 yield dg.MaterializeResult(
                     asset_key=result.asset_key,

@@ -2,27 +2,64 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dagster as dg
-from pydantic import field_validator
+from dagster._utils.schedules import is_valid_cron_string
+from pydantic import field_validator, model_validator
 
 from dataforge_assets.lib.retry import DEFAULT_DELAY_SECONDS, DEFAULT_MAX_RETRIES
 
+TABLE_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
 
 class TableSpec(dg.Model):
-    """One raw table of a source."""
+    """One raw table of a source: `raw.<name>`, merged on `primary_key`, incremental on `cursor_field`."""
 
     name: str
     primary_key: Sequence[str] = ()
     write_disposition: Literal["merge", "append", "replace"] = "merge"
     description: str | None = None
+    # Rows whose cursor is not past the last loaded value are skipped; the cursor lives in the warehouse.
+    cursor_field: str | None = None
+    initial_cursor_value: str | int | float | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _table_name(cls, value: str) -> str:
+        if not TABLE_NAME.fullmatch(value):
+            raise ValueError("must be lower-case letters, digits and _, starting with a letter")
+        return value
+
+    @model_validator(mode="after")
+    def _cursor_value_needs_field(self) -> TableSpec:
+        if self.initial_cursor_value is not None and self.cursor_field is None:
+            raise ValueError("initial_cursor_value needs cursor_field (the field the cursor follows)")
+        return self
 
 
 class ScheduleSpec(dg.Model):
     cron: str
     timezone: str = "UTC"
+
+    @field_validator("cron")
+    @classmethod
+    def _valid_cron(cls, value: str) -> str:
+        if not is_valid_cron_string(value):
+            raise ValueError("must be a cron expression of 5 fields, e.g. '0 6 * * *'")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError("must be an IANA time zone, e.g. 'UTC' or 'America/New_York'") from None
+        return value
 
 
 class FreshnessSpec(dg.Model):

@@ -1,0 +1,135 @@
+"""HTTP plumbing of REST sources: dlt's retrying session, a per-source rate limit, secrets from env vars.
+
+Retries (429, 5xx, connection errors and timeouts, exponential backoff honouring Retry-After) are dlt's
+own `dlt.sources.helpers.requests.Client`; this module only sets its numbers from the source's YAML.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from typing import Any, Literal
+
+import dagster as dg
+from dlt.common.configuration.specs.base_configuration import configspec
+from dlt.sources.helpers.requests import Client
+from dlt.sources.helpers.rest_client.auth import AuthConfigBase
+from pydantic import field_validator
+from requests import PreparedRequest
+from requests.adapters import HTTPAdapter
+
+
+class MissingSecretError(RuntimeError):
+    """An env var the source's YAML names is not set: retrying cannot help."""
+
+
+def read_env(name: str, what: str) -> str:
+    value = os.environ.get(name)
+    if not value:
+        raise MissingSecretError(f"environment variable {name} ({what}) is not set")
+    return value
+
+
+class RequestRetries(dg.Model):
+    """Per-request retries inside one run (dlt's client); the run itself is retried by `retry:`."""
+
+    max_attempts: int = 5
+    backoff_factor: float = 1.0  # waits backoff_factor * 2^n seconds between attempts
+    max_delay_seconds: float = 60.0
+
+    @field_validator("max_attempts")
+    @classmethod
+    def _attempts(cls, value: int) -> int:
+        if not 1 <= value <= 20:
+            raise ValueError("must be between 1 and 20")
+        return value
+
+    @field_validator("backoff_factor", "max_delay_seconds")
+    @classmethod
+    def _not_negative(cls, value: float) -> float:
+        if value < 0:
+            raise ValueError("must be 0 or more")
+        return value
+
+
+class RateLimit(dg.Model):
+    requests_per_second: float
+
+    @field_validator("requests_per_second")
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be a positive number")
+        return value
+
+
+class _RateLimitedAdapter(HTTPAdapter):
+    """Spaces every attempt (retries included) at least 1/rate seconds apart."""
+
+    def __init__(self, requests_per_second: float) -> None:
+        super().__init__()
+        self._interval = 1.0 / requests_per_second
+        self._next_at = 0.0
+        self._lock = threading.Lock()
+
+    def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Any:
+        with self._lock:
+            now = time.monotonic()
+            wait = self._next_at - now
+            self._next_at = max(now, self._next_at) + self._interval
+        if wait > 0:
+            time.sleep(wait)
+        return super().send(request, *args, **kwargs)
+
+
+def make_session(timeout_seconds: float, retries: RequestRetries, rate_limit: RateLimit | None) -> Any:
+    client = Client(
+        request_timeout=timeout_seconds,
+        raise_for_status=False,  # dlt's RESTClient raises (with the URL's secrets redacted) itself
+        request_max_attempts=retries.max_attempts,
+        request_backoff_factor=retries.backoff_factor,
+        request_max_retry_delay=retries.max_delay_seconds,
+    )
+    session = client.session
+    if rate_limit:
+        adapter = _RateLimitedAdapter(rate_limit.requests_per_second)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+    return session
+
+
+@configspec
+class EnvSecretAuth(AuthConfigBase):
+    """Bearer token or API key read from an env var when a request is sent, never stored or logged.
+
+    The header is added to the prepared request only, so dlt's request logging never sees it.
+    """
+
+    env_var: str = None
+    scheme: Literal["bearer", "api_key"] = "bearer"
+    header: str = "Authorization"
+
+    def __call__(self, request: PreparedRequest) -> PreparedRequest:
+        secret = read_env(self.env_var, f"the {self.scheme} secret of this source")
+        request.headers[self.header] = f"Bearer {secret}" if self.scheme == "bearer" else secret
+        return request
+
+
+class BearerAuth(dg.Model):
+    type: Literal["bearer"]
+    token_env: str
+
+
+class ApiKeyAuth(dg.Model):
+    type: Literal["api_key"]
+    key_env: str
+    header: str = "X-API-Key"
+
+
+def make_auth(auth: BearerAuth | ApiKeyAuth | None) -> EnvSecretAuth | None:
+    if auth is None:
+        return None
+    if isinstance(auth, BearerAuth):
+        return EnvSecretAuth(env_var=auth.token_env, scheme="bearer")
+    return EnvSecretAuth(env_var=auth.key_env, scheme="api_key", header=auth.header)

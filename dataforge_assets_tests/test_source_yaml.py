@@ -1,0 +1,178 @@
+"""Invalid source YAML fails at definitions-load time with the file, the field and what is allowed."""
+
+from __future__ import annotations
+
+import copy
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from dataforge_assets_tests.source_yaml import load_source, write_project
+
+REST: dict[str, Any] = {
+    "type": "dataforge_assets.lib.sources.SourceComponent",
+    "attributes": {
+        "name": "api",
+        "connection": {
+            "kind": "rest_api",
+            "base_url": "http://127.0.0.1:9/",
+            "paginator": {"type": "page_number", "total_path": "total_pages"},
+            "tables": [
+                {"name": "items", "path": "items", "primary_key": ["id"], "cursor_field": "updated_at"}
+            ],
+        },
+        "schedule": {"cron": "0 * * * *", "timezone": "UTC"},
+        "freshness": {"max_lag_minutes": 60},
+        "retry": {"max_retries": 1, "delay_seconds": 1},
+    },
+}
+SQL: dict[str, Any] = {
+    "type": "dataforge_assets.lib.sources.SourceComponent",
+    "attributes": {
+        "name": "ops",
+        "connection": {"kind": "sql_database", "url": "sqlite:///ops.sqlite", "tables": [{"name": "fleet"}]},
+    },
+}
+
+
+def with_value(base: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
+    """A copy of `base` with the dotted `path` (list items by index) set to `value`; None deletes it."""
+    doc = copy.deepcopy(base)
+    *parents, last = path.split(".")
+    node: Any = doc["attributes"]
+    for part in parents:
+        node = node[int(part)] if part.isdigit() else node[part]
+    if value is None:
+        del node[last]
+    else:
+        node[int(last) if last.isdigit() else last] = value
+    return doc
+
+
+CASES = [
+    # (base, field path, bad value, field named in the error, what the error says is allowed)
+    (REST, "connection.kind", "ftp", "connection", "'files', 'rest_api', 'sql_database'"),
+    (
+        REST,
+        "connection.paginator",
+        {"type": "pages"},
+        "paginator",
+        "'page_number', 'offset', 'cursor', 'link_header'",
+    ),
+    (REST, "connection.paginator", {"type": "offset"}, "paginator.offset.limit", "Field required"),
+    (
+        REST,
+        "connection.base_url",
+        "ftp://example.com",
+        "rest_api",
+        "base_url must start with http:// or https://",
+    ),
+    (REST, "connection.base_url", None, "rest_api", "needs base_url or base_url_env"),
+    (REST, "connection.timeout_seconds", 0, "timeout_seconds", "must be a positive number of seconds"),
+    (REST, "connection.auth", {"type": "basic", "token_env": "X"}, "auth", "'bearer', 'api_key'"),
+    (
+        REST,
+        "connection.auth",
+        {"type": "bearer", "token": "abc"},
+        "auth.bearer.token",
+        "Extra inputs are not permitted",
+    ),
+    (REST, "connection.request_retries", {"max_attempts": 0}, "max_attempts", "must be between 1 and 20"),
+    (
+        REST,
+        "connection.rate_limit",
+        {"requests_per_second": 0},
+        "requests_per_second",
+        "must be a positive number",
+    ),
+    (REST, "connection.tables", [], "tables", "must list at least one table"),
+    (REST, "connection.tables.0.name", "Bad-Name", "tables.0.name", "lower-case letters, digits and _"),
+    (
+        REST,
+        "connection.tables.0.write_disposition",
+        "upsert",
+        "write_disposition",
+        "'merge', 'append' or 'replace'",
+    ),
+    (REST, "connection.tables.0.cursor_field", None, "tables.0", "initial_cursor_value needs cursor_field"),
+    (REST, "connection.tables.0.cursor_param", "since", "tables.0", "cursor_param needs cursor_field"),
+    (REST, "connection.tables.0.columns", {"id": "integer"}, "columns.id", "'bigint', 'double', 'text'"),
+    (REST, "connection.tables.0.tabels", "x", "tables.0.tabels", "Extra inputs are not permitted"),
+    (REST, "schedule.cron", "every day", "schedule.ScheduleSpec.cron", "cron expression of 5 fields"),
+    (REST, "schedule.timezone", "Mars/Olympus", "timezone", "IANA time zone"),
+    (REST, "freshness.max_lag_minutes", 0, "max_lag_minutes", "positive number of minutes"),
+    (REST, "retry.max_retries", 99, "max_retries", "between 0 and 20"),
+    (SQL, "connection.url", "not a url", "sql_database.url", "must be a SQLAlchemy URL"),
+    (SQL, "connection.chunk_size", 0, "chunk_size", "positive number of rows"),
+    (SQL, "connection.backend", "pandas", "backend", "'pyarrow'"),
+]
+
+
+def error_text(error: BaseException) -> str:
+    parts = []
+    current: BaseException | None = error
+    while current is not None:
+        parts.append(str(current))
+        current = current.__cause__ or current.__context__
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize(
+    ("base", "path", "value", "field", "allowed"), CASES, ids=[f"{c[1]}={c[2]}" for c in CASES]
+)
+def test_invalid_field_is_reported_with_file_field_and_allowed_values(
+    base: dict, path: str, value: Any, field: str, allowed: str, tmp_path: Path, data_home: Any
+) -> None:
+    if path == "connection.tables.0.cursor_field":  # a cursor value for a cursor that is not there
+        base = with_value(base, "connection.tables.0.initial_cursor_value", "2024-01-01")
+    if path == "connection.tables.0.cursor_param":  # a cursor parameter for a cursor that is not there
+        base = with_value(base, "connection.tables.0.cursor_field", None)
+    document = with_value(base, path, value)
+    with pytest.raises(Exception) as raised:
+        load_source(tmp_path, yaml.safe_dump(document))
+    text = error_text(raised.value)
+    assert f"{tmp_path}" in text and "defs.yaml" in text  # the file
+    assert field in text  # the field
+    assert allowed in text  # what is allowed
+
+
+def test_password_in_url_is_refused_without_echoing_it(tmp_path: Path, data_home: Any) -> None:
+    document = with_value(SQL, "connection.url", "postgresql://reader:hunter2-s3cret@db.internal/ops")
+    with pytest.raises(Exception) as raised:
+        load_source(tmp_path, yaml.safe_dump(document))
+    text = error_text(raised.value)
+    assert "url must not hold a password: name its env var in password_env" in text
+    assert "hunter2-s3cret" not in text
+
+
+def test_valid_yaml_loads(tmp_path: Path, data_home: Any) -> None:
+    defs = load_source(tmp_path, yaml.safe_dump(REST))
+    assert [key.to_user_string() for key in defs.resolve_all_asset_keys()] == ["raw/items"]
+    assert [s.name for s in defs.schedules or []] == ["api_schedule"]
+
+
+def test_dagster_definitions_validate_reports_the_field(tmp_path: Path, data_home: Any) -> None:
+    data_home.home.mkdir(parents=True, exist_ok=True)
+    path = write_project(tmp_path, yaml.safe_dump(with_value(REST, "connection.timeout_seconds", -5)))
+    module = path.parents[3].name
+    (path.parents[3] / "location.py").write_text(
+        "from pathlib import Path\nimport dagster as dg\n"
+        "defs = dg.load_from_defs_folder(path_within_project=Path(__file__).parent / 'defs')\n"
+    )
+    done = subprocess.run(
+        [Path(sys.executable).with_name("dagster"), "definitions", "validate", "-m", f"{module}.location"],
+        cwd=tmp_path,
+        env={**os.environ, "DAGSTER_HOME": str(data_home.home)},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode != 0
+    output = done.stdout + done.stderr
+    assert f"{path}" in output and "timeout_seconds" in output
+    assert "must be a positive number of seconds" in output
