@@ -15,8 +15,10 @@ SELECTION = ("raw/flights", "raw/airlines", "normalized/flights")
 
 
 def land(home: Path, files: list[Path]) -> None:
-    """Hard-link the generated months into the landing folder (no copy of gigabytes)."""
-    from dataforge_assets.demo.setup import land_file
+    """Hard-link the generated months into the landing folder (no copy of gigabytes), plus the demo's
+    reference database (built once, so the incremental run finds nothing new there)."""
+    from dataforge_assets.demo.setup import REFERENCE_DATABASE, build_reference_database
+    from dataforge_assets.lib.environment import current_environment
 
     folder = home / "landing" / "flights"
     folder.mkdir(parents=True, exist_ok=True)
@@ -24,7 +26,8 @@ def land(home: Path, files: list[Path]) -> None:
         target = folder / path.name
         if not target.exists():
             os.link(path, target)
-    land_file("airlines", home / "landing" / "reference")
+    if not (home / REFERENCE_DATABASE).exists():
+        build_reference_database(current_environment())
 
 
 def materialize(
