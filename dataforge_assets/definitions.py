@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 
 from dataforge_assets.lib.environment import current_environment
+from dataforge_assets.lib.operations import with_operations
 from dataforge_assets.resources import resources_for
 
 
@@ -19,4 +20,5 @@ def load_definitions() -> dg.Definitions:
         # One process runs every step: no ~4 s spawn per step, and one DuckDB writer at a time.
         executor=dg.in_process_executor,
     )
-    return dg.Definitions.merge(loaded, platform)
+    # Automation, freshness checks and alerts: one policy over every loaded asset, not per-asset copies.
+    return with_operations(dg.Definitions.merge(loaded, platform))

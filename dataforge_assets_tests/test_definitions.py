@@ -60,3 +60,18 @@ def test_cli_validates_and_lists(data_home) -> None:
     assert listed.returncode == 0, listed.stderr[-3000:]
     assert "normalized/flights" in listed.stdout.split()
     assert "raw/flights" in listed.stdout.split()
+
+
+def test_every_table_has_its_quality_checks(platform: Platform) -> None:
+    graph = platform.definitions().resolve_asset_graph()
+    checks = {(c.asset_key.to_user_string(), c.name) for c in graph.asset_check_keys}
+    for table in ("flights", "weather", "airports", "planes", "airlines"):
+        assert {
+            (f"normalized/{table}", "contract"),
+            (f"normalized/{table}", "reconciliation"),
+            (f"raw/{table}", "schema_drift"),
+            (f"raw/{table}", "row_count_anomaly"),
+        } <= checks, table
+    assert {("normalized/flights", "tailnum_in_planes"), ("normalized/flights", "dest_in_airports")} <= checks
+    contract = graph.get_check_spec(dg.AssetCheckKey(dg.AssetKey(["normalized", "weather"]), "contract"))
+    assert contract.blocking

@@ -289,7 +289,8 @@ def test_rate_limit_spaces_requests(platform: Platform, httpserver: HTTPServer, 
     materialize(load_source(tmp_path, yaml), platform.instance)
     assert platform.count("raw.items") == len(ROWS)
     gaps = [later - earlier for earlier, later in zip(arrivals, arrivals[1:], strict=False)]
-    assert len(gaps) >= 4 and min(gaps) >= 0.19  # 5 requests per second at most
+    # 5 requests per second at most: sends are 0.2 s apart (arrivals may jitter a little); unlimited, ~ms apart
+    assert len(gaps) >= 4 and min(gaps) >= 0.15
 
 
 def test_row_without_primary_key_fails_clearly(

@@ -9,8 +9,6 @@ Run as `python -m dataforge_assets.demo.setup [--months 1-12]`.
 from __future__ import annotations
 
 import argparse
-import gzip
-import shutil
 import sqlite3
 from pathlib import Path
 
@@ -42,16 +40,6 @@ def land_flight_months(env: Environment, months: list[int]) -> list[Path]:
             flights.filter(pl.col("month") == str(month)).write_csv(path, null_value="NA")
         written.append(path)
     return written
-
-
-def land_file(name: str, folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / f"{name}.csv"
-    if target.exists():
-        return target
-    with gzip.open(DATA_DIR / f"{name}.csv.gz", "rb") as src, open(target, "wb") as dst:
-        shutil.copyfileobj(src, dst)
-    return target
 
 
 def build_reference_database(env: Environment) -> Path:

@@ -13,6 +13,8 @@ import pandera.polars as pa
 import polars as pl
 
 CAST_FAILURES = "_cast_failures"
+# ISO 8601 as text sources write it (a space or a T; with an offset, or UTC when none).
+TIMESTAMP_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M%z", "%Y-%m-%dT%H:%M")
 REJECT_RULE = "_quarantine_rule"
 REJECT_REASON = "_quarantine_reason"
 
@@ -30,18 +32,54 @@ class ContractViolation(Exception):
 
 
 def safe_cast(frame: pl.DataFrame, casts: dict[str, pl.DataType]) -> pl.DataFrame:
-    """Cast text columns; a value that does not convert becomes null and is named in `_cast_failures`."""
+    """Cast columns; a value that does not convert becomes null and is named in `_cast_failures`.
+
+    Works whether a column arrived as text (CSV) or typed (SQL, JSON): text is parsed, numbers are
+    converted (a fractional number is no integer), timestamps are brought to UTC. Failures already
+    named in `_cast_failures` (from an earlier cast) are kept.
+    """
+    converted = {name: _converted(frame.schema[name], name, dtype) for name, dtype in casts.items()}
     failures = [
-        pl.when(pl.col(name).is_not_null() & pl.col(name).cast(dtype, strict=False).is_null()).then(
-            pl.format("{}: {} is not a valid {}", pl.lit(name), pl.col(name), pl.lit(str(dtype)))
+        pl.when(_lost(frame.schema[name], name, converted[name], dtype)).then(
+            pl.format(
+                "{}: {} is not a valid {}", pl.lit(name), pl.col(name).cast(pl.String), pl.lit(str(dtype))
+            )
         )
         for name, dtype in casts.items()
     ]
+    if CAST_FAILURES in frame.columns:
+        failures.insert(0, pl.col(CAST_FAILURES))
     reasons = pl.concat_str(failures, separator="; ", ignore_nulls=True) if failures else pl.lit(None)
     return frame.with_columns(
         pl.when(reasons == "").then(None).otherwise(reasons).cast(pl.String).alias(CAST_FAILURES),
-        *[pl.col(name).cast(dtype, strict=False) for name, dtype in casts.items()],
+        *[expr.alias(name) for name, expr in converted.items()],
     )
+
+
+def _converted(source: pl.DataType, name: str, target: pl.DataType) -> pl.Expr:
+    column = pl.col(name)
+    if isinstance(target, pl.Datetime):
+        if isinstance(source, pl.Datetime):
+            zoned = column.dt.replace_time_zone("UTC") if source.time_zone is None else column
+            return zoned.dt.convert_time_zone("UTC").cast(target)
+        text = column.cast(pl.String).str.strip_chars().str.replace(" ", "T").str.replace(r"Z$", "+00:00")
+        return pl.coalesce(
+            text.str.to_datetime(fmt, strict=False, time_unit="us").dt.convert_time_zone("UTC")
+            if "%z" in fmt
+            else text.str.to_datetime(fmt, strict=False, time_unit="us").dt.replace_time_zone("UTC")
+            for fmt in TIMESTAMP_FORMATS
+        ).cast(target, strict=False)
+    if source.is_numeric() or source == pl.Boolean:
+        return column.cast(target, strict=False)
+    return column.cast(pl.String).str.strip_chars().cast(target, strict=False)
+
+
+def _lost(source: pl.DataType, name: str, converted: pl.Expr, target: pl.DataType) -> pl.Expr:
+    """A value that was there and did not survive the cast (or lost its fraction on the way to an integer)."""
+    lost = pl.col(name).is_not_null() & converted.is_null()
+    if source.is_float() and target.is_integer():
+        lost = lost | (pl.col(name).is_not_null() & (pl.col(name) != pl.col(name).floor()))
+    return lost
 
 
 @dataclass(frozen=True)

@@ -45,3 +45,8 @@ def current_environment() -> Environment:
     if warehouse not in ("duckdb", "postgres"):
         raise ValueError(f"DATAFORGE_WAREHOUSE must be 'duckdb' or 'postgres', got {warehouse!r}")
     return Environment(home=home, warehouse=warehouse)  # type: ignore[arg-type]
+
+
+def sensor_interval_seconds(default: int = 30) -> int:
+    """How often the landing-folder sensors look (DATAFORGE_SENSOR_INTERVAL_SECONDS; tests shorten it)."""
+    return int(os.environ.get("DATAFORGE_SENSOR_INTERVAL_SECONDS") or default)

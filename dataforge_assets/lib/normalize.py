@@ -25,8 +25,10 @@ QUARANTINE = "quarantine"
 RAW = "raw"
 ROW_KEY = "_row_key"
 LOAD_ID = "_dlt_load_id"
-LINEAGE = (LOAD_ID, "_source_file", "_source_row")
+SOURCE_FILE, SOURCE_ROW = "_source_file", "_source_row"  # only rows from files sources have these
+LINEAGE = (LOAD_ID, SOURCE_FILE, SOURCE_ROW)
 PROCESSED_LOADS = "_processed_loads"
+QUARANTINE_ORIGIN = "_quarantine_origin"
 
 Transform = Callable[[pl.DataFrame, Mapping[str, pl.DataFrame]], pl.DataFrame]
 
@@ -42,6 +44,7 @@ class NormalizedTable:
     transform: Transform  # raw text batch (+ lookups) -> typed frame, same rows in the same order
     lookups: Sequence[str] = field(default_factory=tuple)  # small raw tables read whole, e.g. airlines
     description: str = ""
+    raw_columns: Sequence[str] = ()  # the raw columns the transform reads: the declared raw contract
 
     @property
     def contract_columns(self) -> list[str]:
@@ -71,9 +74,19 @@ def normalize_batch(
     rejects = raw.filter(~split.valid_rows).with_columns(
         split.rule.filter(~split.valid_rows).alias(REJECT_RULE),
         split.reason.filter(~split.valid_rows).alias(REJECT_REASON),
+        origin(raw).alias(QUARANTINE_ORIGIN),
         pl.lit(datetime.now(UTC)).alias("_quarantined_at"),
     )
     return valid, rejects.drop(CAST_FAILURES, strict=False)
+
+
+def origin(frame: pl.DataFrame) -> pl.Expr:
+    """Where a row came from, for people: `file flights_2013_01.csv row 17`, else `load <dlt load id>`."""
+    if SOURCE_FILE in frame.columns and SOURCE_ROW in frame.columns:
+        return pl.format("file {} row {}", pl.col(SOURCE_FILE), pl.col(SOURCE_ROW))
+    if LOAD_ID in frame.columns:
+        return pl.format("load {}", pl.col(LOAD_ID))
+    return pl.lit("unknown")
 
 
 def unprocessed_loads(warehouse: Warehouse, spec: NormalizedTable) -> list[str]:
@@ -97,7 +110,7 @@ def build(warehouse: Warehouse, spec: NormalizedTable, batch_rows: int = 250_000
     )
     # Only rows written by earlier builds can be replaced: raw is unique on the key, so batches of this
     # build never share one. A table that did not exist yet needs no delete, which spares the first
-    # build one scan of the growing table per batch (37 of 314 s at 10M rows, benchmarks/RESULTS.md).
+    # build one scan of the growing table per batch (37 of 314 s at 10M rows, benchmarks/README.md).
     replaceable = {schema: warehouse.table_exists(schema, spec.name) for schema in (NORMALIZED, QUARANTINE)}
     for batch in batches:
         raw = pl.from_arrow(batch)
@@ -128,14 +141,9 @@ def _record_processed(warehouse: Warehouse, table: str, loads: list[str]) -> Non
 
 
 def iter_table(
-    warehouse: Warehouse,
-    schema: str,
-    table: str,
-    batch_rows: int = 250_000,
-    columns: Sequence[str] | None = None,
+    warehouse: Warehouse, schema: str, table: str, batch_rows: int = 250_000
 ) -> Iterator[pl.DataFrame]:
-    selected = ", ".join(f'"{c}"' for c in columns) if columns else "*"
-    for batch in warehouse.query_batches(f'SELECT {selected} FROM "{schema}"."{table}"', batch_rows):
+    for batch in warehouse.query_batches(f'SELECT * FROM "{schema}"."{table}"', batch_rows):
         frame = pl.from_arrow(batch)
         assert isinstance(frame, pl.DataFrame)
         yield frame

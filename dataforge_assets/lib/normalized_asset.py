@@ -1,13 +1,26 @@
-"""The Dagster side of a normalized table: the asset that builds it and its blocking contract check."""
+"""The Dagster side of a normalized table: the asset that builds it, its blocking contract check and
+the reconciliation check (every processed raw row is in the normalized table or in quarantine)."""
 
 from typing import Any
 
 import dagster as dg
 import polars as pl
+import polars.selectors as cs
 
 from dataforge_assets.lib.contracts import ContractViolation, split_by_contract
 from dataforge_assets.lib.metadata import table_metadata
-from dataforge_assets.lib.normalize import NORMALIZED, QUARANTINE, RAW, NormalizedTable, build, iter_table
+from dataforge_assets.lib.normalize import (
+    LOAD_ID,
+    NORMALIZED,
+    PROCESSED_LOADS,
+    QUARANTINE,
+    RAW,
+    NormalizedTable,
+    build,
+    iter_table,
+    origin,
+)
+from dataforge_assets.lib.raw_checks import raw_table_checks
 from dataforge_assets.lib.sources.component import WAREHOUSE_WRITER_POOL
 from dataforge_assets.lib.warehouse import Warehouse
 
@@ -15,6 +28,7 @@ SAMPLE_FAILURES = 20
 
 
 def normalized_table_asset(spec: NormalizedTable) -> list[Any]:
+    """The asset, its checks, and the drift and anomaly checks of the raw table it reads."""
     key = dg.AssetKey([NORMALIZED, spec.name])
 
     @dg.asset(
@@ -53,52 +67,106 @@ def normalized_table_asset(spec: NormalizedTable) -> list[Any]:
     def _contract(warehouse: Warehouse) -> dg.AssetCheckResult:
         return check_contract(warehouse, spec)
 
-    return [_asset, _contract]
+    @dg.asset_check(
+        asset=key,
+        name="reconciliation",
+        blocking=True,
+        description=(
+            f"Nothing lost: processed raw.{spec.raw_table} rows = {NORMALIZED}.{spec.name} rows + "
+            f"{QUARANTINE}.{spec.name} rows (no deliberate filters)."
+        ),
+    )
+    def _reconciliation(warehouse: Warehouse) -> dg.AssetCheckResult:
+        return check_reconciliation(warehouse, spec)
+
+    return [_asset, _contract, _reconciliation, *raw_table_checks(spec.raw_table, spec.raw_columns)]
 
 
 def check_contract(warehouse: Warehouse, spec: NormalizedTable) -> dg.AssetCheckResult:
     rows = 0
-    failures: list[pl.DataFrame] = []
+    samples: list[pl.DataFrame] = []
+    per_rule: dict[str, int] = {}
     try:
-        # Only the contract's columns leave the warehouse (lineage columns are a third of the bytes).
-        for frame in iter_table(warehouse, NORMALIZED, spec.name, columns=_present(warehouse, spec)):
-            rows += frame.height
+        for frame in iter_table(warehouse, NORMALIZED, spec.name):
+            # The warehouse session's time zone is no property of the data: instants are compared in UTC.
+            frame = frame.with_columns(cs.datetime(time_zone="*").dt.convert_time_zone("UTC"))
             split = split_by_contract(
                 f"{NORMALIZED}.{spec.name}", frame.select(spec.contract_columns), spec.contract
             )
-            failures.append(split.failure_cases)
+            cases = split.failure_cases
+            for column, check, count in cases.group_by("column", "check").len().iter_rows():
+                per_rule[f"{column}:{check}"] = per_rule.get(f"{column}:{check}", 0) + count
+            if cases.height and sum(s.height for s in samples) < SAMPLE_FAILURES:
+                samples.append(_locate(cases.head(SAMPLE_FAILURES), frame, rows))
+            rows += frame.height
     except ContractViolation as violation:
         return dg.AssetCheckResult(
             passed=False,
             description=str(violation),
             metadata={"schema_failures": dg.MetadataValue.md(_markdown(violation.failures))},
         )
-    cases = pl.concat(failures) if failures else pl.DataFrame()
-    per_rule = (
-        {f"{c}:{k}": n for c, k, n in cases.group_by("column", "check").len().iter_rows()}
-        if cases.height
-        else {}
-    )
+    failed = sum(per_rule.values())
     return dg.AssetCheckResult(
-        passed=cases.height == 0,
+        passed=failed == 0,
+        description=f"{failed} failure(s) over {rows} rows" if failed else f"{rows} rows keep the contract",
         metadata={
             "rows_checked": rows,
+            "failures": failed,
             "failures_per_rule": dg.MetadataValue.json(per_rule),
-            "failure_sample": dg.MetadataValue.md(_markdown(cases.head(SAMPLE_FAILURES)))
-            if cases.height
+            "failure_sample": dg.MetadataValue.md(_markdown(pl.concat(samples).head(SAMPLE_FAILURES)))
+            if samples
             else "",
         },
     )
 
 
-def _present(warehouse: Warehouse, spec: NormalizedTable) -> list[str]:
-    """The contract's columns the table has; a missing one is left to the contract to report."""
-    existing = {name for name, _ in warehouse.columns(NORMALIZED, spec.name)}
-    return [c for c in spec.contract_columns if c in existing]
+def _locate(cases: pl.DataFrame, frame: pl.DataFrame, offset: int) -> pl.DataFrame:
+    """Failure cases with the row they are in: its table position and where it came from."""
+    rows = frame.with_row_index("index").select(pl.col("index").cast(pl.Int64), origin(frame).alias("origin"))
+    return (
+        cases.with_columns(pl.col("index").cast(pl.Int64))
+        .join(rows, on="index", how="left")
+        .with_columns((pl.col("index") + offset + 1).alias("row"))
+        .select("row", "origin", "column", "check", pl.col("failure_case").alias("value"))
+    )
+
+
+def check_reconciliation(warehouse: Warehouse, spec: NormalizedTable) -> dg.AssetCheckResult:
+    def count(schema: str, table: str, where: str = "") -> int:
+        if not warehouse.table_exists(schema, table):
+            return 0
+        return int(warehouse.scalar(f'SELECT count(*) FROM "{schema}"."{table}"{where}'))
+
+    processed = (
+        f" WHERE {LOAD_ID} IN (SELECT load_id FROM {NORMALIZED}.{PROCESSED_LOADS} WHERE table_name = '{spec.name}')"
+        if warehouse.table_exists(NORMALIZED, PROCESSED_LOADS)
+        else " WHERE 1 = 0"
+    )
+    raw = count(RAW, spec.raw_table, processed)
+    normalized, quarantined = count(NORMALIZED, spec.name), count(QUARANTINE, spec.name)
+    missing = raw - normalized - quarantined
+    return dg.AssetCheckResult(
+        passed=missing == 0,
+        description=(
+            f"raw {raw} = normalized {normalized} + quarantined {quarantined}"
+            if missing == 0
+            else f"raw {raw} != normalized {normalized} + quarantined {quarantined}: {missing} row(s) unaccounted for"
+        ),
+        metadata={
+            "raw_rows": raw,
+            "normalized_rows": normalized,
+            "quarantined_rows": quarantined,
+            "unaccounted_rows": missing,
+        },
+    )
 
 
 def _markdown(cases: pl.DataFrame) -> str:
-    cols = [c for c in ("index", "column", "check", "failure_case") if c in cases.columns]
+    cols = [
+        c
+        for c in ("row", "origin", "index", "column", "check", "value", "failure_case")
+        if c in cases.columns
+    ]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     lines += ["| " + " | ".join(str(v) for v in row) + " |" for row in cases.select(cols).iter_rows()]
     return "\n".join(lines)

@@ -79,6 +79,7 @@ FLIGHTS = NormalizedTable(
     key=("year", "month", "day", "carrier", "flight", "origin", "sched_dep_time"),
     contract=FlightsContract,
     transform=transform,
+    raw_columns=(*CASTS, "carrier", "tailnum", "origin", "dest"),
     lookups=("airlines",),
     description=(
         "One row per scheduled flight of 2013 from New York: typed, with scheduled departure (local "
@@ -87,4 +88,4 @@ FLIGHTS = NormalizedTable(
     ),
 )
 
-flights_asset, flights_contract = normalized_table_asset(FLIGHTS)
+flights_asset, *flights_checks = normalized_table_asset(FLIGHTS)

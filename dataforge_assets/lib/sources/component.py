@@ -9,7 +9,9 @@ from dagster_dlt import DagsterDltResource, build_dlt_asset_specs
 
 from dataforge_assets.lib.environment import Environment, current_environment
 from dataforge_assets.lib.metadata import table_metadata
+from dataforge_assets.lib.operations.landing_sensor import landing_sensors_for
 from dataforge_assets.lib.retry import retry_policy
+from dataforge_assets.lib.sources.bad_input import bad_input_fails_without_retry
 from dataforge_assets.lib.sources.connection import ConnectionYaml, resolve_connection
 from dataforge_assets.lib.sources.errors import explain_failure
 from dataforge_assets.lib.sources.http import MissingSecretError
@@ -19,6 +21,7 @@ from dataforge_assets.lib.sources.pipeline import (
     make_dlt_source,
     make_pipeline,
 )
+from dataforge_assets.lib.sources.schema_contract import SchemaContractMode, dlt_schema_contract
 from dataforge_assets.lib.sources.spec import FreshnessSpec, RetrySpec, ScheduleSpec
 from dataforge_assets.lib.warehouse import Warehouse
 
@@ -36,6 +39,8 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
     schedule: ScheduleSpec | None = None
     freshness: FreshnessSpec | None = None
     retry: RetrySpec = RetrySpec()
+    # Reaction to schema drift (dlt schema contracts): evolve (default), freeze, discard_row, discard_value.
+    schema_contract: SchemaContractMode | None = None
 
     def dlt_source(self, env: Environment) -> Any:
         return make_dlt_source(self.name, self.connection.dlt_resources(self.name, env.home))
@@ -79,17 +84,19 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
                 dlt_pipeline=make_pipeline(component.name, run_env, warehouse.dlt_destination()),
                 dagster_dlt_translator=translator,
                 loader_file_format="parquet",
+                schema_contract=dlt_schema_contract(component.schema_contract),
             )
-            for result in explain_failure(component.name, results):
-                table = result.asset_key.path[-1]
-                yield dg.MaterializeResult(
-                    asset_key=result.asset_key,
-                    metadata={
-                        **(result.metadata or {}),
-                        "rows_loaded": (result.metadata or {}).get("rows_loaded", 0),
-                        **table_metadata(warehouse, RAW_SCHEMA, table),
-                    },
-                )
+            with bad_input_fails_without_retry(component.name):
+                for result in explain_failure(component.name, results):
+                    table = result.asset_key.path[-1]
+                    yield dg.MaterializeResult(
+                        asset_key=result.asset_key,
+                        metadata={
+                            **(result.metadata or {}),
+                            "rows_loaded": (result.metadata or {}).get("rows_loaded", 0),
+                            **table_metadata(warehouse, RAW_SCHEMA, table),
+                        },
+                    )
 
         schedules = []
         if self.schedule:
@@ -102,4 +109,5 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
                     default_status=dg.DefaultScheduleStatus.RUNNING,
                 )
             )
-        return dg.Definitions(assets=[_raw_assets], schedules=schedules)
+        sensors = landing_sensors_for(self.name, self.connection, _raw_assets, env)
+        return dg.Definitions(assets=[_raw_assets], schedules=schedules, sensors=sensors)

@@ -1,0 +1,64 @@
+"""Checks on a raw table: schema drift (against the previous load and the declared columns) and
+row-count anomaly. Both warn or fail without blocking: the normalized contract is the gate."""
+
+from collections.abc import Sequence
+from typing import Any
+
+import dagster as dg
+
+from dataforge_assets.lib.anomaly import load_sizes
+from dataforge_assets.lib.drift import RAW, detect
+from dataforge_assets.lib.sources.component import WAREHOUSE_WRITER_POOL
+from dataforge_assets.lib.warehouse import Warehouse
+
+
+def raw_table_checks(table: str, declared_columns: Sequence[str]) -> list[Any]:
+    key = dg.AssetKey([RAW, table])
+
+    @dg.asset_check(
+        asset=key,
+        name="schema_drift",
+        pool=WAREHOUSE_WRITER_POOL,  # it records each load's columns in the warehouse
+        description=(
+            f"raw.{table} has the columns and types of its previous load and every declared column; "
+            "a new column warns, a dropped or retyped one fails."
+        ),
+    )
+    def _drift(warehouse: Warehouse) -> dg.AssetCheckResult:
+        drift = detect(warehouse, table, declared_columns)
+        lines = drift.lines()
+        return dg.AssetCheckResult(
+            passed=not lines,
+            severity=dg.AssetCheckSeverity.ERROR if drift.breaking else dg.AssetCheckSeverity.WARN,
+            description="; ".join(lines) if lines else "no schema drift",
+            metadata={
+                "latest_load": drift.latest_load or "",
+                "previous_load": drift.previous_load or "",
+                "new_columns": dg.MetadataValue.json(drift.added),
+                "new_columns_in_files": dg.MetadataValue.json(drift.files),
+                "dropped_columns": dg.MetadataValue.json(drift.dropped),
+                "changed_types": dg.MetadataValue.json(
+                    {c: {"old": o, "new": n} for c, (o, n) in drift.retyped.items()}
+                ),
+                "missing_declared_columns": dg.MetadataValue.json(drift.undeclared_missing),
+            },
+        )
+
+    @dg.asset_check(
+        asset=key,
+        name="row_count_anomaly",
+        description=f"The latest load of raw.{table} is not far outside the row counts of its recent loads.",
+    )
+    def _anomaly(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        sizes = load_sizes(context.instance, key)
+        return dg.AssetCheckResult(
+            passed=not sizes.anomalous,
+            severity=dg.AssetCheckSeverity.WARN,
+            description=sizes.describe(),
+            metadata={
+                "latest_rows_loaded": sizes.latest or 0,
+                "recent_loads": dg.MetadataValue.json(sizes.history),
+            },
+        )
+
+    return [_drift, _anomaly]

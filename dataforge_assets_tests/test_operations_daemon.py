@@ -1,0 +1,175 @@
+"""End to end: the real dagster-daemon sees a file land, launches a run of that source, and the rows arrive;
+the automation sensor then brings normalized and stats up to date.
+
+Then the daemon is restarted: the sensor's cursor lives in the instance, so the same file is not loaded again.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import duckdb
+import pytest
+import yaml
+
+from dataforge_assets.definitions import load_definitions
+from dataforge_assets.lib.environment import REPO_ROOT, Environment
+from dataforge_assets.lib.operations.run_history import asset_attempts
+from dataforge_assets_tests.demo_data import land_flights, land_reference, month_sample
+
+BIN = Path(sys.executable).parent
+SENSOR = "flights_landing_sensor"
+STARTUP_SECONDS = 420  # generous for a loaded 2-core machine: code server, first tick, run subprocess
+STOP_SECONDS = 60
+
+
+class Daemon:
+    """`dagster-daemon run` in its own process group, so nothing it spawned outlives the test."""
+
+    def __init__(self, workspace: Path, env: dict[str, str], log: Path):
+        self.workspace, self.env, self.log = workspace, env, log
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        with open(self.log, "a") as out:
+            self.process = subprocess.Popen(
+                [BIN / "dagster-daemon", "run", "-w", str(self.workspace)],
+                env=self.env,
+                cwd=self.workspace.parent,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def stop(self) -> None:
+        """SIGTERM to the daemon and wait (the clean shutdown); kill the whole group if it does not go in time."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise AssertionError(
+                f"dagster-daemon did not stop within {STOP_SECONDS}s:\n{self.tail()}"
+            ) from None
+
+    def kill(self) -> None:
+        if self.process is not None:
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.process.wait(timeout=STOP_SECONDS)
+
+    def tail(self) -> str:
+        return self.log.read_text()[-6000:] if self.log.exists() else ""
+
+
+@pytest.fixture
+def daemon(tmp_path: Path, data_home: Environment) -> Iterator[tuple[Daemon, Path]]:
+    dagster_home = tmp_path / "dagster_home"
+    dagster_home.mkdir()
+    settings = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())  # the repo's policies, as shipped
+    (dagster_home / "dagster.yaml").write_text(yaml.safe_dump(settings))
+    workspace = tmp_path / "workspace.yaml"
+    location = {"module_name": "dataforge_assets", "working_directory": str(REPO_ROOT)}
+    workspace.write_text(yaml.safe_dump({"load_from": [{"python_module": location}]}))
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("DATAFORGE_ALERT_", "DAGSTER_", "PYTEST_"))
+    }
+    env |= {
+        "DAGSTER_HOME": str(dagster_home),
+        "DATAFORGE_HOME": str(data_home.home),
+        "DATAFORGE_WAREHOUSE": "duckdb",
+        "DATAFORGE_SENSOR_INTERVAL_SECONDS": "5",
+    }
+    process = Daemon(workspace, env, tmp_path / "daemon.log")
+    try:
+        yield process, dagster_home
+    finally:
+        process.kill()  # no-op after a clean stop; the whole group otherwise
+
+
+def _wait(what: str, daemon: Daemon, until: Callable[[], Any], seconds: float = STARTUP_SECONDS) -> Any:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if (found := until()) is not None:
+            return found
+        if daemon.process is not None and daemon.process.poll() is not None:
+            raise AssertionError(f"dagster-daemon exited while waiting for {what}:\n{daemon.tail()}")
+        time.sleep(1)
+    raise AssertionError(f"no {what} within {seconds}s:\n{daemon.tail()}")
+
+
+def _source_runs(instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
+    return list(instance.get_runs(filters=dg.RunsFilter(tags={"dataforge/source": "flights"})))
+
+
+def _finished(instance: dg.DagsterInstance) -> dg.DagsterRun | None:
+    runs = _source_runs(instance)
+    return runs[0] if runs and runs[0].is_finished else None
+
+
+def _settled(instance: dg.DagsterInstance) -> bool | None:
+    """Both stats tables materialized and no run left that could hold the DuckDB file."""
+    stats = [dg.AssetKey(["stats", t]) for t in ("route_stats", "carrier_daily_performance")]
+    if not all(instance.get_latest_materialization_event(k) for k in stats):
+        return None
+    return True if all(r.is_finished for r in instance.get_runs()) else None
+
+
+def _landing_ticks_after(instance: dg.DagsterInstance, since: float) -> list | None:
+    for state in instance.all_instigator_state():
+        if state.instigator_name == SENSOR:
+            ticks = instance.get_ticks(state.instigator_origin_id, state.selector_id, after=since)
+            return ticks or None
+    return None
+
+
+def test_daemon_sensor_loads_a_dropped_file_once(daemon, data_home: Environment) -> None:
+    process, dagster_home = daemon
+    # Create the SQLite instance before the daemon starts: processes creating it at once race on its schema.
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        # The carriers normalized.flights joins come from the SQL reference source (no landing folder).
+        land_reference(data_home)
+        defs = load_definitions()
+        dg.materialize([*defs.assets], selection="raw/airlines", resources=defs.resources, instance=instance)
+        process.start()
+        land_flights(data_home, 1, month_sample(1, 50))
+
+        run = _wait("finished run of the flights source", process, lambda: _finished(instance))
+        assert run.status == dg.DagsterRunStatus.SUCCESS, process.tail()
+        assert run.tags.get("dataforge/trigger") == "landing"
+        attempts = asset_attempts(instance, run.run_id)
+        # Only that source's raw assets, all loaded.
+        assert [(a.asset_key, a.succeeded, a.records) for a in attempts] == [("raw/flights", True, 50)]
+
+        # Declarative automation takes it from there: normalized and stats follow the raw loads.
+        _wait("automated stats, all runs finished", process, lambda: _settled(instance))
+        with duckdb.connect(str(data_home.duckdb_path), read_only=True) as con:
+            assert con.execute("SELECT count(*) FROM raw.flights").fetchall() == [(50,)]
+            normalized = con.execute("SELECT count(*) FROM normalized.flights").fetchall()[0][0]
+            assert normalized > 0
+            assert con.execute("SELECT sum(flights) FROM stats.route_stats").fetchall() == [(normalized,)]
+
+        # A clean restart: the cursor is in the instance, so the file already loaded is not loaded again.
+        process.stop()
+        restarted = time.time()
+        process.start()
+        ticks = _wait(
+            "landing sensor tick after the restart",
+            process,
+            lambda: _landing_ticks_after(instance, restarted),
+        )
+        assert all(not t.run_ids for t in ticks)
+        assert len(_source_runs(instance)) == 1
+        process.stop()

@@ -1,0 +1,143 @@
+"""Schedules, landing sensors, automation and freshness, evaluated with Dagster's build contexts."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+
+import dagster as dg
+import pytest
+from dagster._core.test_utils import freeze_time
+
+from dataforge_assets.lib.operations.freshness import FRESHNESS_SENSOR
+from dataforge_assets_tests.conftest import Platform
+from dataforge_assets_tests.demo_data import land_flights, land_reference, month_sample
+
+RAW_FLIGHTS = dg.AssetKey(["raw", "flights"])
+
+
+def _targets(defs: dg.Definitions, sensor: dg.SensorDefinition) -> set[str]:
+    job = sensor.job
+    graph = defs.resolve_asset_graph()
+    keys = (
+        job.selection.resolve(graph) if hasattr(job, "selection") else job.asset_layer.executable_asset_keys
+    )
+    return {k.to_user_string() for k in keys}
+
+
+def _requested(defs: dg.Definitions, result: dg.EvaluateAutomationConditionsResult) -> set[str]:
+    keys = defs.resolve_asset_graph().get_all_asset_keys()
+    return {k.to_user_string() for k in keys if result.get_num_requested(k)}
+
+
+def test_schedule_from_yaml_requests_its_source(platform: Platform) -> None:
+    defs = platform.definitions()
+    schedule = defs.get_schedule_def("flights_schedule")
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 6 * * *", "America/New_York")
+    with dg.build_schedule_context(
+        instance=platform.instance, scheduled_execution_time=dt.datetime.now()
+    ) as ctx:
+        requests = schedule.evaluate_tick(ctx).run_requests
+    assert len(requests) == 1
+    assert _targets(defs, schedule) == {"raw/flights"}
+
+
+def test_landing_sensor_requests_each_file_version_once(platform: Platform) -> None:
+    defs = platform.definitions()
+    sensor = defs.get_sensor_def("flights_landing_sensor")
+    assert _targets(defs, sensor) == {"raw/flights"}  # only that source's raw assets
+    # Only files sources have a landing folder (reference is SQL, weather a REST API).
+    assert {s.name for s in defs.sensors if s.name.endswith("_landing_sensor")} == {"flights_landing_sensor"}
+
+    def tick(cursor: str | None) -> dg.SensorExecutionData:
+        with dg.build_sensor_context(instance=platform.instance, cursor=cursor) as ctx:
+            return sensor.evaluate_tick(ctx)
+
+    empty = tick(None)
+    assert not empty.run_requests and "no new or changed file" in (empty.skip_message or "")
+
+    january = land_flights(platform.env, 1, month_sample(1, 20))
+    (platform.env.landing_dir / "flights" / "notes.txt").write_text("not a flights file")
+    first = tick(None)
+    assert len(first.run_requests) == 1
+    assert set(json.loads(first.cursor)) == {"flights_2013_01.csv"}  # the glob decides what counts
+
+    # The cursor is all the sensor remembers: a fresh evaluation with it (a restarted daemon) skips.
+    assert not tick(first.cursor).run_requests
+
+    # The same file delivered again with new content is a new version: requested once more.
+    land_flights(platform.env, 1, month_sample(1, 25))
+    os.utime(january, ns=(january.stat().st_mtime_ns + 10**9,) * 2)
+    changed = tick(first.cursor)
+    assert len(changed.run_requests) == 1
+    assert changed.run_requests[0].run_key != first.run_requests[0].run_key
+    assert not tick(changed.cursor).run_requests
+
+    land_flights(platform.env, 2, month_sample(2, 10))
+    added = tick(changed.cursor)
+    assert len(added.run_requests) == 1
+    assert set(json.loads(added.cursor)) == {"flights_2013_01.csv", "flights_2013_02.csv"}
+
+
+def test_normalized_and_stats_update_when_upstream_changes(platform: Platform) -> None:
+    defs = platform.definitions()
+    land_flights(platform.env, 1, month_sample(1, 30))
+    land_reference(platform.env)
+    first = dg.evaluate_automation_conditions(defs=defs, instance=platform.instance)
+    assert first.total_requested == 0  # nothing upstream exists yet
+
+    # Raw changed: normalized and, through it, the stats are requested in one tick (no job chains).
+    downstream = {"normalized/flights", "stats/carrier_daily_performance", "stats/route_stats"}
+    platform.materialize("raw/flights,raw/airlines")
+    after_raw = dg.evaluate_automation_conditions(defs=defs, instance=platform.instance, cursor=first.cursor)
+    assert _requested(defs, after_raw) == downstream
+
+    platform.materialize("normalized/flights+")
+    settled = dg.evaluate_automation_conditions(
+        defs=defs, instance=platform.instance, cursor=after_raw.cursor
+    )
+    assert settled.total_requested == 0  # nothing upstream changed since
+
+    land_flights(platform.env, 2, month_sample(2, 10))
+    platform.materialize("raw/flights")
+    again = dg.evaluate_automation_conditions(defs=defs, instance=platform.instance, cursor=settled.cursor)
+    assert _requested(defs, again) == downstream
+
+
+def test_each_source_sla_is_a_freshness_check_evaluated_by_a_sensor(platform: Platform) -> None:
+    defs = platform.definitions()
+    checks = {
+        key.asset_key.to_user_string(): key
+        for c in defs.asset_checks
+        for key in c.check_keys
+        if key.name == "freshness_check"
+    }
+    assert set(checks) == {"raw/flights", "raw/weather", "raw/airlines", "raw/airports", "raw/planes"}
+
+    # Never evaluated: the sensor requests every freshness check.
+    sensor = defs.get_sensor_def(FRESHNESS_SENSOR)
+    with dg.build_sensor_context(instance=platform.instance, definitions=defs) as ctx:
+        requests = sensor.evaluate_tick(ctx).run_requests
+    requested = {k for r in requests for k in (r.asset_check_keys or [])}
+    assert requested == set(checks.values())
+
+    # flights' SLA (defs/raw/flights/defs.yaml) is 1500 minutes: fresh now, overdue 26 hours on.
+    land_flights(platform.env, 1, month_sample(1, 10))
+    loaded = platform.materialize("raw/flights")
+    fresh = [e for e in loaded.get_asset_check_evaluations() if e.asset_key == RAW_FLIGHTS]
+    assert fresh and all(e.passed for e in fresh)
+
+    with freeze_time(dt.datetime.now(dt.UTC) + dt.timedelta(hours=26)):
+        late = dg.materialize(
+            [*defs.assets, *defs.asset_checks],
+            selection=dg.AssetSelection.checks(checks["raw/flights"]),
+            resources=defs.resources,
+            instance=platform.instance,
+        )
+    (evaluation,) = late.get_asset_check_evaluations()
+    assert not evaluation.passed
+    meta = evaluation.metadata
+    bound = meta["dagster/freshness_lower_bound_timestamp"].value
+    assert meta["dagster/last_updated_timestamp"].value < bound
+    assert bound == pytest.approx(dt.datetime.now(dt.UTC).timestamp() + 26 * 3600 - 1500 * 60, abs=120)

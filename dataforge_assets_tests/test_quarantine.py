@@ -1,0 +1,92 @@
+"""Quarantine and the checks around it, on the real definitions: a broken row is kept with its rule, reason
+and origin; raw rows reconcile with normalized + quarantined; drift on a raw table is named."""
+
+from __future__ import annotations
+
+import duckdb
+import polars as pl
+
+from dataforge_assets_tests.bad_input import check, meta
+from dataforge_assets_tests.conftest import Platform
+from dataforge_assets_tests.demo_data import land_flights, land_reference, month_sample
+
+FLOW = "raw/flights,raw/airlines,normalized/flights"
+
+
+def test_text_in_a_delay_column_is_quarantined_with_origin(platform: Platform) -> None:
+    land_reference(platform.env)
+    sample = month_sample(1, 40).with_columns(
+        pl.when(pl.int_range(pl.len()) == 6)
+        .then(pl.lit("late"))
+        .otherwise(pl.col("dep_delay"))
+        .alias("dep_delay")
+    )
+    land_flights(platform.env, 1, sample)
+    result = platform.materialize(FLOW)
+
+    assert platform.count("normalized.flights") == 39
+    quarantined = platform.sql(
+        "SELECT dep_delay, _quarantine_rule, _quarantine_reason, _quarantine_origin FROM quarantine.flights"
+    )
+    assert quarantined == [
+        ("late", "type", "dep_delay: late is not a valid Int32", "file flights_2013_01.csv row 7")
+    ]
+    reconciliation = check(result, "normalized/flights", "reconciliation")
+    assert reconciliation.passed
+    assert meta(reconciliation) == {
+        "raw_rows": 40,
+        "normalized_rows": 39,
+        "quarantined_rows": 1,
+        "unaccounted_rows": 0,
+    }
+    assert check(result, "normalized/flights", "contract").passed
+
+    # The source corrects the row: it leaves quarantine and joins the normalized table.
+    land_flights(platform.env, 1, month_sample(1, 40))
+    platform.materialize(FLOW)
+    assert platform.count("normalized.flights") == 40
+    assert platform.count("quarantine.flights") == 0
+
+
+def test_reconciliation_fails_when_a_row_goes_missing(platform: Platform) -> None:
+    land_reference(platform.env)
+    land_flights(platform.env, 1, month_sample(1, 20))
+    platform.materialize(FLOW)
+    with duckdb.connect(str(platform.env.duckdb_path)) as con:
+        con.execute("DELETE FROM normalized.flights WHERE _source_row = 3")
+    result = platform.materialize("normalized/flights", raise_on_error=False)
+    evaluation = check(result, "normalized/flights", "reconciliation")
+    assert not evaluation.passed
+    assert meta(evaluation)["unaccounted_rows"] == 1
+    assert "1 row(s) unaccounted for" in (evaluation.description or "")
+
+
+def test_contract_check_names_rule_row_and_value(platform: Platform) -> None:
+    land_reference(platform.env)
+    land_flights(platform.env, 1, month_sample(1, 20))
+    platform.materialize(FLOW)
+    with duckdb.connect(str(platform.env.duckdb_path)) as con:  # damage after the fact
+        con.execute("UPDATE normalized.flights SET distance = -1 WHERE _source_row IN (2, 5)")
+    result = platform.materialize("normalized/flights", raise_on_error=False)
+    evaluation = check(result, "normalized/flights", "contract")
+    assert not evaluation.passed
+    metadata = meta(evaluation)
+    assert metadata["failures_per_rule"] == {"distance:greater_than_or_equal_to(1)": 2}
+    sample = metadata["failure_sample"]
+    assert "file flights_2013_01.csv row 2" in sample and "file flights_2013_01.csv row 5" in sample
+    assert "| distance | greater_than_or_equal_to(1) | -1 |" in sample
+
+
+def test_extra_column_is_kept_in_raw_and_named_by_the_drift_check(platform: Platform) -> None:
+    land_flights(platform.env, 1, month_sample(1, 20))
+    first = platform.materialize("raw/flights")
+    assert check(first, "raw/flights", "schema_drift").passed
+
+    land_flights(platform.env, 2, month_sample(2, 20).with_columns(meal=pl.lit("snack")))
+    second = platform.materialize("raw/flights")
+    drift = check(second, "raw/flights", "schema_drift")
+    assert not drift.passed and drift.severity.value == "WARN"
+    assert meta(drift)["new_columns"] == {"meal": "VARCHAR"}
+    assert drift.description == "new column 'meal' (VARCHAR) in flights_2013_02.csv"
+    assert meta(drift)["new_columns_in_files"] == {"meal": ["flights_2013_02.csv"]}
+    assert platform.sql("SELECT count(*), count(meal) FROM raw.flights") == [(40, 20)]
