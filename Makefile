@@ -6,7 +6,7 @@ export UV_PYTHON_DOWNLOADS := never
 UV := $(CURDIR)/.tools/bin/uv
 BIN := $(CURDIR)/.venv/bin
 
-.PHONY: install demo test dev lint clean
+.PHONY: install demo test dev lint clean bench
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -29,6 +29,11 @@ test: install
 # The UI on http://127.0.0.1:3000 with the daemon (schedules, sensors, automation).
 dev: install
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+# Speed against DuckDB-native SQL, naive dlt and row-by-row PostgreSQL; writes benchmarks/RESULTS.md.
+BENCH_ROWS ?= 1000000 10000000
+bench: install
+	$(BIN)/python -m benchmarks.run --rows $(BENCH_ROWS)
 
 lint: install
 	$(BIN)/ruff check dataforge_assets dataforge_assets_tests benchmarks
