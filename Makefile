@@ -18,7 +18,7 @@ PG_DAGSTER_HOME := $(DATAFORGE_HOME)/dagster_home_postgres
 PG_STACK := DAGSTER_HOME="$(PG_DAGSTER_HOME)" DATAFORGE_WAREHOUSE=postgres \
 	DATAFORGE_POSTGRES_URL="$${DATAFORGE_POSTGRES_URL:-$(PG_WAREHOUSE_URL)}"
 
-.PHONY: install demo test dev lint clean postgres-home demo-postgres dev-postgres browser
+.PHONY: install demo test dev lint clean bench postgres-home demo-postgres dev-postgres browser
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -62,6 +62,11 @@ demo-postgres: postgres-home
 
 dev-postgres: postgres-home
 	$(PG_STACK) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+# Speed against DuckDB-native SQL, naive dlt and row-by-row PostgreSQL; writes benchmarks/RESULTS.md.
+BENCH_ROWS ?= 1000000 10000000
+bench: install
+	$(BIN)/python -m benchmarks.run --rows $(BENCH_ROWS)
 
 lint: install
 	$(BIN)/ruff check dataforge_assets dataforge_assets_tests benchmarks

@@ -1,0 +1,1 @@
+"""One module per measured case; each runs alone in its own process (see benchmarks.measure)."""

@@ -1,0 +1,59 @@
+"""Run one case in a fresh process, so its peak RSS is its own: `python -m benchmarks.measure CASE JSON`.
+
+The child prints one JSON line: the case's figures plus `peak_rss_mb` (getrusage of the child itself).
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+CASES = {
+    "pipeline": ("benchmarks.cases.pipeline", "materialize"),
+    "duckdb_native": ("benchmarks.cases.duckdb_native", "run"),
+    "dlt_naive": ("benchmarks.cases.dlt_naive", "run"),
+    "pg_executemany": ("benchmarks.cases.postgres_load", "executemany_upsert"),
+    "pg_copy": ("benchmarks.cases.postgres_load", "copy_upsert"),
+    "pg_warehouse": ("benchmarks.cases.postgres_load", "warehouse_load"),
+}
+RESULT_PREFIX = "BENCHMARK-RESULT "
+
+
+def in_subprocess(case: str, timeout: float, **kwargs: Any) -> dict[str, Any]:
+    """Run `case` with kwargs (paths as strings) in a child interpreter; returns its figures."""
+    args = {
+        k: [str(p) for p in v] if isinstance(v, list) else str(v) if isinstance(v, Path) else v
+        for k, v in kwargs.items()
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.measure", case, json.dumps(args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=Path(__file__).parent.parent,
+    )
+    lines = [line for line in done.stdout.splitlines() if line.startswith(RESULT_PREFIX)]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"case {case} failed (exit {done.returncode}):\n{done.stderr[-4000:]}")
+    return json.loads(lines[-1].removeprefix(RESULT_PREFIX))
+
+
+def _main() -> None:
+    import importlib
+
+    case, raw = sys.argv[1], json.loads(sys.argv[2])
+    module, function = CASES[case]
+    kwargs = {
+        k: [Path(p) for p in v] if k == "files" else Path(v) if k == "home" else v for k, v in raw.items()
+    }
+    figures = getattr(importlib.import_module(module), function)(**kwargs)
+    figures["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    print(RESULT_PREFIX + json.dumps(figures), flush=True)
+
+
+if __name__ == "__main__":
+    _main()

@@ -1,0 +1,91 @@
+"""The benchmark: `python -m benchmarks.run --rows 1000000 10000000` (or `make bench`).
+
+Generates (or reuses) scaled flights data, measures every case in its own process on the same files,
+prints the results and writes them to benchmarks/RESULTS.md. Speed is measured here, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+from pathlib import Path
+
+from benchmarks.cases.postgres_load import warehouse_available
+from benchmarks.datagen import DATA_ROOT, data_set
+from benchmarks.measure import in_subprocess
+from benchmarks.report import Measurement, render
+
+RESULTS = Path(__file__).parent / "RESULTS.md"
+
+
+def measure_scale(rows: int, root: Path, timeout: float, profiles: Path | None = None) -> list[Measurement]:
+    data = data_set(rows, root)
+    work = root / f"work_{data.rows}"
+    shutil.rmtree(work, ignore_errors=True)
+    home = work / "home"
+    print(f"[{data.rows:,} rows] {len(data.base)} monthly files; measuring...", flush=True)
+    runs = [
+        ("duckdb_native", data.rows, dict(home=work / "native", files=data.base)),
+        ("pipeline", data.rows, dict(home=home, files=data.base)),
+        ("incremental", data.extra_rows, dict(home=home, files=[*data.base, data.extra])),
+    ]
+    results = []
+    for name, case_rows, kwargs in runs:
+        case = "pipeline" if name == "incremental" else name
+        if profiles and case == "pipeline":
+            kwargs["profile"] = profiles / f"{name}_{data.rows}.txt"
+        figures = in_subprocess(case, timeout, **kwargs)
+        results.append(Measurement(name, data.rows, case_rows, figures))
+        print(f"  {results[-1].line()}", flush=True)
+    shutil.rmtree(work, ignore_errors=True)
+    return results
+
+
+def measure_per_row(rows: int, root: Path, sample: int, pg_rows: int, timeout: float) -> list[Measurement]:
+    """Cases too slow to run at scale: measured on a sample of the same files, compared per row."""
+    data = data_set(rows, root)
+    work = root / "work_sample"
+    shutil.rmtree(work, ignore_errors=True)
+    runs = [
+        ("dlt_naive", dict(home=work / "naive", files=data.base, sample_rows=min(sample, data.rows))),
+        ("pg_executemany", dict(files=data.base, rows=min(pg_rows, data.rows))),
+        ("pg_copy", dict(files=data.base, rows=min(pg_rows, data.rows))),
+    ]
+    results = []
+    if warehouse_available():
+        # The project's own load (dlt -> CSV -> COPY -> merge) on the whole data set, compared per row.
+        runs.append(("pg_warehouse", dict(home=work / "pg_home", files=data.base)))
+    for name, kwargs in runs:
+        figures = in_subprocess(name, timeout, **kwargs)
+        results.append(Measurement(name, data.rows, figures["sample_rows"], figures))
+        print(f"  {results[-1].line()}", flush=True)
+    shutil.rmtree(work, ignore_errors=True)
+    return results
+
+
+def main(argv: list[str] | None = None) -> list[Measurement]:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--dlt-sample", type=int, default=20_000, help="rows for the naive dlt baseline")
+    parser.add_argument("--pg-rows", type=int, default=100_000, help="rows for each PostgreSQL load")
+    parser.add_argument("--data", type=Path, default=DATA_ROOT, help="where generated data and work go")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--profile", type=Path, help="write pyinstrument call trees of the pipeline runs here"
+    )
+    parser.add_argument("--timeout", type=float, default=3600, help="seconds allowed per case")
+    args = parser.parse_args(argv)
+    measurements = []
+    for rows in sorted(args.rows):
+        measurements += measure_scale(rows, args.data, args.timeout, args.profile)
+    measurements += measure_per_row(min(args.rows), args.data, args.dlt_sample, args.pg_rows, args.timeout)
+    command = "python -m benchmarks.run " + " ".join(argv if argv is not None else sys.argv[1:])
+    text = render(measurements, command)
+    args.out.write_text(text)
+    print(text)
+    return measurements
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""The benchmark cannot rot: its data generator keeps keys unique and a tiny run writes its table.
+
+Speed is never asserted here; only that every case runs on the same rows and is reported.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import polars as pl
+import psycopg2
+import pytest
+
+from benchmarks import run
+from benchmarks.cases.postgres_load import DSN
+from benchmarks.datagen import data_set
+from dataforge_assets_tests.conftest import REQUIRE_SERVICES
+
+KEY = ["year", "month", "day", "carrier", "flight", "origin", "sched_dep_time"]
+
+
+def _postgres_or_skip() -> None:
+    try:
+        psycopg2.connect(DSN, connect_timeout=5).close()
+    except psycopg2.OperationalError as error:
+        if REQUIRE_SERVICES:
+            pytest.fail(f"PostgreSQL is required (DATAFORGE_REQUIRE_SERVICES=1): {error}")
+        pytest.skip(f"PostgreSQL not reachable: {error}")
+
+
+def test_scaled_data_replicates_months_with_unique_natural_keys(tmp_path: Path) -> None:
+    data = data_set(400_000, tmp_path)  # more than 2013's 336,776 rows: needs the 2014 copies
+    frame = pl.concat([pl.read_csv(p, infer_schema=False) for p in [*data.base, data.extra]])
+    assert data.rows == 400_000 and frame.height == 400_000 + data.extra_rows
+    assert frame.select(KEY).is_unique().all()
+    assert sorted(frame["year"].unique()) == ["2013", "2014"]
+    assert data.extra.name not in {p.name for p in data.base}
+    assert data_set(400_000, tmp_path) == data  # cached, not generated again
+
+
+@pytest.mark.postgres
+def test_benchmark_runs_every_case_on_a_tiny_data_set_and_writes_its_table(tmp_path: Path) -> None:
+    _postgres_or_skip()
+    out = tmp_path / "RESULTS.md"
+    argv = [
+        "--rows",
+        "20000",
+        "--dlt-sample",
+        "1000",
+        "--pg-rows",
+        "1000",
+        "--data",
+        str(tmp_path),
+        "--out",
+        str(out),
+    ]
+    measurements = {m.case: m for m in run.main(argv)}
+
+    assert set(measurements) == {
+        "duckdb_native",
+        "pipeline",
+        "incremental",
+        "dlt_naive",
+        "pg_executemany",
+        "pg_copy",
+    }
+    pipeline, native, incremental = (
+        measurements["pipeline"],
+        measurements["duckdb_native"],
+        measurements["incremental"],
+    )
+    # Both sides did the same work on the same 20,000 rows, and the incremental run added one month.
+    assert pipeline.figures["counts"]["raw.flights"] == native.figures["counts"]["raw.flights"] == 20_000
+    assert pipeline.figures["counts"]["normalized.flights"] == native.figures["counts"]["normalized.flights"]
+    assert incremental.figures["counts"]["raw.flights"] == 20_000 + incremental.rows
+    assert (
+        measurements["pg_copy"].figures["counts"]
+        == measurements["pg_executemany"].figures["counts"]
+        == {"flights": 1000}
+    )
+    assert all(m.rss_mb > 0 and m.seconds > 0 for m in measurements.values())
+    text = out.read_text()
+    assert (
+        "pipeline / DuckDB-native wall time at 20,000" in text
+        and "PostgreSQL COPY upsert / executemany upsert throughput" in text
+    )
+    assert f"{os.cpu_count()} CPUs" in text
+    assert not (tmp_path / "work_20000").exists()  # the work folders are cleaned up
