@@ -9,6 +9,23 @@ import polars as pl
 from dataforge_assets.demo.setup import build_reference_database, read_flights
 from dataforge_assets.lib.environment import Environment
 
+# Every table the demo graph builds, in load order: what the stack comparisons count.
+DEMO_TABLES = [
+    "raw.flights",
+    "raw.airlines",
+    "raw.airports",
+    "raw.planes",
+    "raw.weather",
+    "normalized.flights",
+    "normalized.airlines",
+    "normalized.airports",
+    "normalized.planes",
+    "normalized.weather",
+    "quarantine.flights",
+    "stats.carrier_daily_performance",
+    "stats.route_stats",
+]
+
 _FLIGHTS: pl.DataFrame | None = None
 
 

@@ -14,25 +14,11 @@ import sqlalchemy as sa
 from dataforge_assets.lib.environment import current_environment
 from dataforge_assets.lib.warehouse import PostgresWarehouse
 from dataforge_assets_tests.conftest import Platform, materialization_metadata
-from dataforge_assets_tests.demo_data import land_flights, land_reference, month_sample
+from dataforge_assets_tests.demo_data import DEMO_TABLES, land_flights, land_reference, month_sample
 
 pytestmark = pytest.mark.postgres
 
-TABLES = [
-    "raw.flights",
-    "raw.airlines",
-    "raw.airports",
-    "raw.planes",
-    "raw.weather",
-    "normalized.flights",
-    "normalized.airlines",
-    "normalized.airports",
-    "normalized.planes",
-    "normalized.weather",
-    "quarantine.flights",
-    "stats.carrier_daily_performance",
-    "stats.route_stats",
-]
+TABLES = DEMO_TABLES
 
 
 def _warehouse(url: str, monkeypatch: pytest.MonkeyPatch) -> PostgresWarehouse:

@@ -22,26 +22,13 @@ import pytest
 import sqlalchemy as sa
 
 from dataforge_assets.lib.environment import REPO_ROOT
+from dataforge_assets_tests.demo_data import DEMO_TABLES
 from dataforge_assets_tests.services import temporary_database
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
 BIN = Path(sys.executable).parent
-TABLES = [
-    "raw.flights",
-    "raw.airlines",
-    "raw.airports",
-    "raw.planes",
-    "raw.weather",
-    "normalized.flights",
-    "normalized.airlines",
-    "normalized.airports",
-    "normalized.planes",
-    "normalized.weather",
-    "quarantine.flights",
-    "stats.carrier_daily_performance",
-    "stats.route_stats",
-]
+TABLES = DEMO_TABLES
 ASSETS = [t.split(".") for t in TABLES if not t.startswith("quarantine")]
 
 
