@@ -64,6 +64,7 @@ def test_benchmark_runs_every_case_on_a_tiny_data_set_and_writes_its_table(tmp_p
         "dlt_naive",
         "pg_executemany",
         "pg_copy",
+        "pg_warehouse",  # the project's PostgreSQL warehouse load (dlt CSV COPY + merge)
     }
     pipeline, native, incremental = (
         measurements["pipeline"],
@@ -79,6 +80,7 @@ def test_benchmark_runs_every_case_on_a_tiny_data_set_and_writes_its_table(tmp_p
         == measurements["pg_executemany"].figures["counts"]
         == {"flights": 1000}
     )
+    assert measurements["pg_warehouse"].figures["counts"]["raw.flights"] == 20_000
     assert all(m.rss_mb > 0 and m.seconds > 0 for m in measurements.values())
     text = out.read_text()
     assert (
