@@ -64,9 +64,12 @@ dev-postgres: postgres-home
 	$(PG_STACK) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 # Speed against DuckDB-native SQL, naive dlt and row-by-row PostgreSQL; writes benchmarks/RESULTS.md.
+# Measured on what production installs (no dev/test dependencies), in its own environment.
 BENCH_ROWS ?= 1000000 10000000
-bench: install
-	$(BIN)/python -m benchmarks.run --rows $(BENCH_ROWS)
+BENCH_VENV := $(CURDIR)/.venv-bench
+bench: $(UV)
+	UV_PROJECT_ENVIRONMENT=$(BENCH_VENV) $(UV) sync --frozen --no-dev --group bench --python $(PYTHON)
+	$(BENCH_VENV)/bin/python -m benchmarks.run --rows $(BENCH_ROWS)
 
 lint: install
 	$(BIN)/ruff check dataforge_assets dataforge_assets_tests benchmarks

@@ -71,3 +71,49 @@ def test_raw_keeps_text_and_lineage(platform: Platform) -> None:
         )
     )
     assert types["dep_delay"] == "VARCHAR"  # raw keeps what arrived; typing is the normalized layer's job
+
+
+KEY = "year, month, day, carrier, flight, origin, sched_dep_time"
+
+
+def _distinct_keys(platform: Platform) -> int:
+    return platform.sql(f"SELECT count(*) FROM (SELECT DISTINCT {KEY} FROM raw.flights)")[0][0]
+
+
+def test_first_load_fills_an_empty_table_without_staging(platform: Platform) -> None:
+    land_flights(platform.env, 1, month_sample(1, 120))
+    land_flights(platform.env, 2, month_sample(2, 80))
+    platform.materialize("raw/flights")
+
+    assert platform.count("raw.flights") == 200 == _distinct_keys(platform)
+    # Unique keys into a table with no rows: a plain insert, no staging copy to merge from.
+    staged = platform.sql(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'raw_staging' AND table_name = 'flights'"
+    )
+    assert staged == [(0,)]
+
+
+def test_files_of_one_load_repeating_keys_still_merge_to_one_row_per_key(platform: Platform) -> None:
+    folder = platform.env.landing_dir / "flights"
+    land_flights(platform.env, 1, month_sample(1, 100))
+    platform.materialize("raw/flights")  # unique keys: the schema now says the load was deduplicated
+
+    # Two files in the next load carry the same 50 February flights, one with a changed delay.
+    february = month_sample(2, 50)
+    land_flights(platform.env, 2, february)
+    time.sleep(0.01)
+    february.with_columns(
+        pl.when(pl.int_range(pl.len()) == 0).then(pl.lit("777")).otherwise(pl.col("dep_delay")).alias("dep_delay")
+    ).write_csv(folder / "flights_2013_02_resent.csv", null_value="NA")
+    platform.materialize("raw/flights")
+    assert platform.count("raw.flights") == 150 == _distinct_keys(platform)
+
+    # A load with unique keys again, then one more repeating load: the flag never carries over.
+    land_flights(platform.env, 3, month_sample(3, 30))
+    platform.materialize("raw/flights")
+    assert platform.count("raw.flights") == 180 == _distinct_keys(platform)
+    april = month_sample(4, 20)
+    land_flights(platform.env, 4, april)
+    april.write_csv(folder / "flights_2013_04_copy.csv", null_value="NA")
+    platform.materialize("raw/flights")
+    assert platform.count("raw.flights") == 200 == _distinct_keys(platform)

@@ -1,12 +1,14 @@
 """The Dagster side of a normalized table: the asset that builds it, its blocking contract check and
 the reconciliation check (every processed raw row is in the normalized table or in quarantine)."""
 
+from collections.abc import Iterator
 from typing import Any
 
 import dagster as dg
 import polars as pl
 import polars.selectors as cs
 
+from dataforge_assets.lib.contract_ledger import contract_version, record_checked, vouched_loads
 from dataforge_assets.lib.contracts import ContractViolation, split_by_contract
 from dataforge_assets.lib.metadata import table_metadata
 from dataforge_assets.lib.normalize import (
@@ -41,22 +43,8 @@ def normalized_table_asset(spec: NormalizedTable) -> list[Any]:
         tags={"dataforge/layer": NORMALIZED},
     )
     def _asset(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
-        report = build(warehouse, spec)
-        context.log.info(
-            f"{NORMALIZED}.{spec.name}: {len(report.loads)} new load(s), {report.raw_rows} raw rows -> "
-            f"{report.normalized_rows} normalized, {report.quarantined_rows} quarantined"
-        )
-        return dg.MaterializeResult(
-            metadata={
-                "new_loads": len(report.loads),
-                "raw_rows_processed": report.raw_rows,
-                "rows_normalized": report.normalized_rows,
-                "rows_quarantined": report.quarantined_rows,
-                "quarantine_rules": dg.MetadataValue.json(report.rules),
-                "quarantine_table": f"{QUARANTINE}.{spec.name}",
-                **table_metadata(warehouse, NORMALIZED, spec.name),
-            }
-        )
+        with warehouse.session():
+            return _build_and_report(context, warehouse, spec)
 
     @dg.asset_check(
         asset=key,
@@ -65,7 +53,8 @@ def normalized_table_asset(spec: NormalizedTable) -> list[Any]:
         description=f"Every row of {NORMALIZED}.{spec.name} keeps the {spec.contract.__name__} contract.",
     )
     def _contract(warehouse: Warehouse) -> dg.AssetCheckResult:
-        return check_contract(warehouse, spec)
+        with warehouse.session():
+            return check_contract(warehouse, spec)
 
     @dg.asset_check(
         asset=key,
@@ -77,17 +66,47 @@ def normalized_table_asset(spec: NormalizedTable) -> list[Any]:
         ),
     )
     def _reconciliation(warehouse: Warehouse) -> dg.AssetCheckResult:
-        return check_reconciliation(warehouse, spec)
+        with warehouse.session():
+            return check_reconciliation(warehouse, spec)
 
     return [_asset, _contract, _reconciliation, *raw_table_checks(spec.raw_table, spec.raw_columns)]
 
 
+def _build_and_report(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, spec: NormalizedTable
+) -> dg.MaterializeResult:
+    report = build(warehouse, spec)
+    context.log.info(
+        f"{NORMALIZED}.{spec.name}: {len(report.loads)} new load(s), {report.raw_rows} raw rows -> "
+        f"{report.normalized_rows} normalized, {report.quarantined_rows} quarantined"
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "new_loads": len(report.loads),
+            "raw_rows_processed": report.raw_rows,
+            "rows_normalized": report.normalized_rows,
+            "rows_quarantined": report.quarantined_rows,
+            "quarantine_rules": dg.MetadataValue.json(report.rules),
+            "quarantine_table": f"{QUARANTINE}.{spec.name}",
+            **table_metadata(warehouse, NORMALIZED, spec.name),
+        }
+    )
+
+
 def check_contract(warehouse: Warehouse, spec: NormalizedTable) -> dg.AssetCheckResult:
+    """Validate every row the check has not vouched for already (contract_ledger.py): new loads,
+    loads checked under another contract version, loads whose rows changed since."""
+    if not warehouse.table_exists(NORMALIZED, spec.name):
+        return dg.AssetCheckResult(passed=True, description="no rows yet", metadata={"rows_checked": 0})
+    version = contract_version(spec.contract)
+    fingerprints = warehouse.load_fingerprints(NORMALIZED, spec.name, LOAD_ID)
+    vouched = vouched_loads(warehouse, spec.name, version, fingerprints)
+    to_check = {load: fp for load, fp in fingerprints.items() if load not in vouched}
     rows = 0
     samples: list[pl.DataFrame] = []
     per_rule: dict[str, int] = {}
     try:
-        for frame in iter_table(warehouse, NORMALIZED, spec.name):
+        for frame in _rows_of_loads(warehouse, spec.name, list(to_check)):
             # The warehouse session's time zone is no property of the data: instants are compared in UTC.
             frame = frame.with_columns(cs.datetime(time_zone="*").dt.convert_time_zone("UTC"))
             split = split_by_contract(
@@ -106,11 +125,18 @@ def check_contract(warehouse: Warehouse, spec: NormalizedTable) -> dg.AssetCheck
             metadata={"schema_failures": dg.MetadataValue.md(_markdown(violation.failures))},
         )
     failed = sum(per_rule.values())
+    if not failed:
+        record_checked(warehouse, spec.name, version, to_check)
+    unchanged = sum(fingerprints[load][0] for load in vouched)
     return dg.AssetCheckResult(
         passed=failed == 0,
-        description=f"{failed} failure(s) over {rows} rows" if failed else f"{rows} rows keep the contract",
+        description=f"{failed} failure(s) over {rows} rows checked"
+        if failed
+        else f"{rows + unchanged} rows keep the contract ({rows} checked now, {unchanged} unchanged since checked)",
         metadata={
             "rows_checked": rows,
+            "rows_unchanged_since_checked": unchanged,
+            "contract_version": version,
             "failures": failed,
             "failures_per_rule": dg.MetadataValue.json(per_rule),
             "failure_sample": dg.MetadataValue.md(_markdown(pl.concat(samples).head(SAMPLE_FAILURES)))
@@ -118,6 +144,20 @@ def check_contract(warehouse: Warehouse, spec: NormalizedTable) -> dg.AssetCheck
             else "",
         },
     )
+
+
+def _rows_of_loads(warehouse: Warehouse, table: str, loads: list[str | None]) -> Iterator[pl.DataFrame]:
+    if not loads:
+        return
+    named = [load for load in loads if load is not None]
+    where = [f"{LOAD_ID} IN ({', '.join(_quoted(load) for load in named)})"] if named else []
+    if None in loads:
+        where.append(f"{LOAD_ID} IS NULL")
+    yield from iter_table(warehouse, NORMALIZED, table, where=" OR ".join(where))
+
+
+def _quoted(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
 
 
 def _locate(cases: pl.DataFrame, frame: pl.DataFrame, offset: int) -> pl.DataFrame:

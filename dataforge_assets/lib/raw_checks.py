@@ -25,7 +25,8 @@ def raw_table_checks(table: str, declared_columns: Sequence[str]) -> list[Any]:
         ),
     )
     def _drift(warehouse: Warehouse) -> dg.AssetCheckResult:
-        drift = detect(warehouse, table, declared_columns)
+        with warehouse.session():
+            drift = detect(warehouse, table, declared_columns)
         lines = drift.lines()
         return dg.AssetCheckResult(
             passed=not lines,

@@ -24,7 +24,8 @@ def sql_stats_asset(
         tags={"dataforge/layer": STATS},
     )
     def _asset(warehouse: Warehouse) -> dg.MaterializeResult:
-        warehouse.replace_table_as(STATS, name, select_sql)
-        return dg.MaterializeResult(metadata=table_metadata(warehouse, STATS, name))
+        with warehouse.session():
+            warehouse.replace_table_as(STATS, name, select_sql)
+            return dg.MaterializeResult(metadata=table_metadata(warehouse, STATS, name))
 
     return _asset

@@ -17,7 +17,8 @@ FLIGHTS = dg.AssetKey(["normalized", "flights"])
     description="Flights whose tail number (when known) is missing from normalized.planes.",
 )
 def tailnum_in_planes(warehouse: Warehouse) -> dg.AssetCheckResult:
-    return check_reference(warehouse, "flights", "tailnum", "planes", "tailnum")
+    with warehouse.session():
+        return check_reference(warehouse, "flights", "tailnum", "planes", "tailnum")
 
 
 @dg.asset_check(
@@ -27,4 +28,5 @@ def tailnum_in_planes(warehouse: Warehouse) -> dg.AssetCheckResult:
     description="Flights whose destination is missing from normalized.airports.",
 )
 def dest_in_airports(warehouse: Warehouse) -> dg.AssetCheckResult:
-    return check_reference(warehouse, "flights", "dest", "airports", "faa")
+    with warehouse.session():
+        return check_reference(warehouse, "flights", "dest", "airports", "faa")

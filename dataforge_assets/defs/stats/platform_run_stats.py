@@ -26,5 +26,8 @@ NAME = "platform_run_stats"
 )
 def platform_run_stats(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     table = run_stats_table(context.instance)
-    warehouse.write(STATS, NAME, [table], mode="replace")
-    return dg.MaterializeResult(metadata={"assets": table.num_rows, **table_metadata(warehouse, STATS, NAME)})
+    with warehouse.session():
+        warehouse.write(STATS, NAME, [table], mode="replace")
+        return dg.MaterializeResult(
+            metadata={"assets": table.num_rows, **table_metadata(warehouse, STATS, NAME)}
+        )

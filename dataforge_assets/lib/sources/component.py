@@ -1,6 +1,6 @@
 """SourceComponent: the YAML-declared source. Adding a source is adding a defs.yaml, not Python."""
 
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -42,8 +42,16 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
     # Reaction to schema drift (dlt schema contracts): evolve (default), freeze, discard_row, discard_value.
     schema_contract: SchemaContractMode | None = None
 
-    def dlt_source(self, env: Environment) -> Any:
-        return make_dlt_source(self.name, self.connection.dlt_resources(self.name, env.home))
+    def dlt_source(self, env: Environment, fresh_tables: Collection[str] = ()) -> Any:
+        return make_dlt_source(self.name, self.connection.dlt_resources(self.name, env.home, fresh_tables))
+
+    def fresh_tables(self, warehouse: Warehouse) -> list[str]:
+        """Raw tables with no rows yet: a load into them has nothing to merge with."""
+        return [
+            t.name
+            for t in self.connection.tables
+            if not warehouse.table_exists(RAW_SCHEMA, t.name) or warehouse.row_count(RAW_SCHEMA, t.name) == 0
+        ]
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         env = current_environment()
@@ -78,25 +86,26 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
             except MissingSecretError as error:
                 # Retrying cannot set an env var: fail at once, naming the variable (never its value).
                 raise dg.Failure(f"source `{component.name}`: {error}", allow_retries=False) from None
-            results = dlt.run(
-                context=context,
-                dlt_source=component.dlt_source(run_env),
-                dlt_pipeline=make_pipeline(component.name, run_env, warehouse.dlt_destination()),
-                dagster_dlt_translator=translator,
-                loader_file_format=warehouse.dlt_loader_file_format(),
-                schema_contract=dlt_schema_contract(component.schema_contract),
-            )
-            with bad_input_fails_without_retry(component.name):
-                for result in explain_failure(component.name, results):
-                    table = result.asset_key.path[-1]
-                    yield dg.MaterializeResult(
-                        asset_key=result.asset_key,
-                        metadata={
-                            **(result.metadata or {}),
-                            "rows_loaded": (result.metadata or {}).get("rows_loaded", 0),
-                            **table_metadata(warehouse, RAW_SCHEMA, table),
-                        },
-                    )
+            with warehouse.session():
+                results = dlt.run(
+                    context=context,
+                    dlt_source=component.dlt_source(run_env, component.fresh_tables(warehouse)),
+                    dlt_pipeline=make_pipeline(component.name, run_env, warehouse.dlt_destination()),
+                    dagster_dlt_translator=translator,
+                    loader_file_format=warehouse.dlt_loader_file_format(),
+                    schema_contract=dlt_schema_contract(component.schema_contract),
+                )
+                with bad_input_fails_without_retry(component.name):
+                    for result in explain_failure(component.name, results):
+                        table = result.asset_key.path[-1]
+                        yield dg.MaterializeResult(
+                            asset_key=result.asset_key,
+                            metadata={
+                                **(result.metadata or {}),
+                                "rows_loaded": (result.metadata or {}).get("rows_loaded", 0),
+                                **table_metadata(warehouse, RAW_SCHEMA, table),
+                            },
+                        )
 
         schedules = []
         if self.schedule:

@@ -17,6 +17,9 @@ RAW_SCHEMA = "raw"
 
 # Arrow rows get `_dlt_load_id` too, so downstream layers can process only loads they have not seen.
 os.environ.setdefault("NORMALIZE__PARQUET_NORMALIZER__ADD_DLT_LOAD_ID", "true")
+# Load files are local and read once: gzip on dlt's CSV files (the PostgreSQL path) cost 47 of 53 s
+# for 1M rows, benchmarks/README.md.
+os.environ.setdefault("NORMALIZE__DATA_WRITER__DISABLE_COMPRESSION", "true")
 # dlt asks the network for telemetry by default; a data platform should not phone home.
 os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 

@@ -8,7 +8,7 @@ Pages are turned into Arrow (json_arrow) after dlt's incremental step has filter
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -134,7 +134,8 @@ class RestApiConnection(dg.Model):
             read_env(self.base_url_env, "the base URL of this source")  # type: ignore[arg-type]
         return UNSET_URL
 
-    def dlt_resources(self, source_name: str, home: Path) -> list[Any]:
+    def dlt_resources(self, source_name: str, home: Path, fresh_tables: Collection[str] = ()) -> list[Any]:
+        # `fresh_tables` is not used: pages are not key-checked before loading, so every load merges.
         config = {
             "client": {
                 "base_url": self.resolved_base_url(),

@@ -8,7 +8,7 @@ The password comes from the env var the YAML names and goes only into the SQLAlc
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -92,7 +92,8 @@ class SqlDatabaseConnection(dg.Model):
             url = url.set(password=os.environ[self.password_env])
         return sa.create_engine(url)
 
-    def dlt_resources(self, source_name: str, home: Path) -> list[Any]:
+    def dlt_resources(self, source_name: str, home: Path, fresh_tables: Collection[str] = ()) -> list[Any]:
+        # `fresh_tables` is not used: rows are not key-checked before loading, so every load merges.
         engine = self.engine(home)
         return [self._table(engine, table) for table in self.tables]
 

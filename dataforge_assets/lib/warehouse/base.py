@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any, Literal
 
 import dagster as dg
@@ -16,6 +17,12 @@ class Warehouse(dg.ConfigurableResource):
 
     Subclasses implement every method; assets depend on this type, never on a concrete warehouse.
     """
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        """Hold the warehouse open for one step, so the many short operations in it share one
+        opening (and one flush to disk) instead of paying for it each. Re-entrant."""
+        yield
 
     def dlt_destination(self) -> Any:
         """The dlt destination that loads raw tables into this warehouse."""
@@ -35,6 +42,13 @@ class Warehouse(dg.ConfigurableResource):
         """Stream a query's result, so large tables never sit in memory whole."""
         raise NotImplementedError
 
+    def scan_batches(
+        self, schema: str, table: str, where: str = "TRUE", batch_size: int = 250_000
+    ) -> Iterator[pa.RecordBatch]:
+        """The rows of schema.table matching `where`, in batches, while the caller writes elsewhere
+        in the warehouse between batches."""
+        yield from self.query_batches(f'SELECT * FROM "{schema}"."{table}" WHERE {where}', batch_size)
+
     def write(
         self, schema: str, table: str, batches: Iterable[pa.Table | pa.RecordBatch], mode: WriteMode
     ) -> int:
@@ -47,6 +61,11 @@ class Warehouse(dg.ConfigurableResource):
 
     def replace_table_as(self, schema: str, table: str, select_sql: str) -> None:
         """Atomically replace schema.table with the result of a SELECT (readers never see it half-built)."""
+        raise NotImplementedError
+
+    def load_fingerprints(self, schema: str, table: str, load_column: str) -> dict[str | None, tuple[int, str]]:
+        """Per value of `load_column`: (rows, a sum of row hashes). Any change to a row, insert or
+        delete changes its load's fingerprint (barring a 64-bit hash collision)."""
         raise NotImplementedError
 
     def table_exists(self, schema: str, table: str) -> bool:

@@ -3,35 +3,65 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import dlt
+import duckdb
 import pyarrow as pa
+from dagster._utils.backoff import backoff
 from dagster_duckdb import DuckDBResource
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from pydantic import Field
 
 from dataforge_assets.lib.warehouse.base import Warehouse, WriteMode
 
+USER_AGENT = "dagster"
+
 
 class DuckDBWarehouse(DuckDBResource, Warehouse):
     """DuckDBResource plus the table operations the layers share."""
 
-    # Bounded memory: DuckDB's default limit is 80% of RAM (the hand-written SQL baseline peaked at
-    # 6.7 GB on 10M rows); over this limit DuckDB spills to <database>.tmp instead. 1 GB keeps the
-    # pipeline at 1.8 GB on 10M rows; 512 MB made dlt's merge spill and run 3x slower (benchmarks/).
+    # Bounded memory: DuckDB's default limit is 80% of RAM (the hand-written SQL baseline peaks at
+    # 6.6 GB on 10M rows); over the limit DuckDB spills to <database>.tmp instead. With merges that
+    # need no deduplication (sources/files.py) 256 MB costs little time and holds the pipeline's peak
+    # at 10M rows to 1.25x that at 1M (1 GB: 1.65x), benchmarks/README.md.
     # Insertion order is never relied on (every ordered read says ORDER BY), and keeping it costs
     # DuckDB buffering on every bulk insert.
     connection_config: dict[str, Any] = Field(
-        default={"memory_limit": "1GB", "preserve_insertion_order": False},
+        default={"memory_limit": "256MB", "preserve_insertion_order": False},
         description="DuckDB settings, https://duckdb.org/docs/sql/configuration.html",
     )
 
+    @contextmanager
+    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        # DuckDB refuses a second connection to a database open in this process with other connect
+        # options, and dlt connects with the user agent only and SETs the rest: do the same, so
+        # dlt's connections and ours share one open database.
+        con = backoff(
+            fn=duckdb.connect,
+            retry_on=(RuntimeError, duckdb.IOException),
+            kwargs={"database": self.database, "config": {"custom_user_agent": USER_AGENT}},
+            max_retries=10,
+        )
+        try:
+            for name, value in self.connection_config.items():
+                con.execute(f"SET GLOBAL {name} = {_sql_literal(value)}")
+            yield con
+        finally:
+            con.close()
+
+    @contextmanager
+    def session(self) -> Iterator[None]:
+        # DuckDB keeps a database open in a process while any connection to it is open: opening the
+        # file costs ~30 ms and closing it a checkpoint, which a pipeline run otherwise paid ~80 times
+        # (benchmarks/README.md). The file stays locked to this process only until the step ends.
+        with self.get_connection():
+            yield
+
     def dlt_destination(self) -> Any:
-        # DuckDB refuses a second connection to a file open in this process with other settings:
-        # give dlt the same user agent DuckDBResource.get_connection sets.
         credentials = DuckDbCredentials(self.database)
-        credentials.global_config = {"custom_user_agent": "dagster", **self.connection_config}
+        credentials.global_config = {"custom_user_agent": USER_AGENT, **self.connection_config}
         return dlt.destinations.duckdb(credentials=credentials)
 
     def execute(self, sql: str, params: tuple[Any, ...] | None = None) -> None:
@@ -89,6 +119,13 @@ class DuckDBWarehouse(DuckDBResource, Warehouse):
             )
             con.unregister("_dataforge_keys")
 
+    def load_fingerprints(self, schema: str, table: str, load_column: str) -> dict[str | None, tuple[int, str]]:
+        with self.get_connection() as con:
+            rows = con.execute(
+                f'SELECT "{load_column}", count(*), sum(hash(t)) FROM "{schema}"."{table}" AS t GROUP BY 1'
+            ).fetchall()
+        return {load: (int(n), str(total)) for load, n, total in rows}
+
     def table_exists(self, schema: str, table: str) -> bool:
         with self.get_connection() as con:
             return self._exists(con, schema, table)
@@ -110,3 +147,11 @@ class DuckDBWarehouse(DuckDBResource, Warehouse):
             (schema, table),
         ).fetchall()
         return bool(rows[0][0])
+
+
+def _sql_literal(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return str(value)
+    return "'" + str(value).replace("'", "''") + "'"

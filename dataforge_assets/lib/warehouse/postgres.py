@@ -126,6 +126,15 @@ class PostgresWarehouse(Warehouse):
                 f'DELETE FROM "{schema}"."{table}" WHERE "{key_column}"::text IN (SELECT key FROM _dataforge_keys)'
             )
 
+    def load_fingerprints(self, schema: str, table: str, load_column: str) -> dict[str | None, tuple[int, str]]:
+        # 60 bits of each row's md5, summed as numeric (no overflow).
+        rows = self.query(
+            f'SELECT "{load_column}" AS load, count(*) AS n, '
+            f"sum(('x' || left(md5(t::text), 15))::bit(60)::bigint::numeric) AS total "
+            f'FROM "{schema}"."{table}" AS t GROUP BY 1'
+        ).to_pylist()
+        return {r["load"]: (int(r["n"]), str(r["total"])) for r in rows}
+
     def table_exists(self, schema: str, table: str) -> bool:
         with self._cursor() as cur:
             return _exists(cur, schema, table)

@@ -1,0 +1,39 @@
+"""Key hashes tell a load with unique keys from one that repeats a key."""
+
+from __future__ import annotations
+
+import polars as pl
+from hypothesis import given
+from hypothesis import strategies as st
+
+from dataforge_assets.lib.sources.load_keys import LoadKeys, any_repeated, key_hashes
+
+KEY = ["carrier", "flight"]
+rows = st.lists(st.tuples(st.sampled_from(["AA", "UA", "B6"]), st.integers(1, 6).map(str)), max_size=30)
+
+
+def _frame(pairs: list[tuple[str, str]]) -> pl.DataFrame:
+    return pl.DataFrame(pairs, schema=KEY, orient="row")
+
+
+@given(rows)
+def test_any_repeated_is_true_exactly_when_a_key_repeats(pairs: list[tuple[str, str]]) -> None:
+    frame = _frame(pairs)
+    # Split into batches as a file is read: a repeat across batches counts too.
+    batches = [key_hashes(frame.slice(i, 7), KEY) for i in range(0, frame.height, 7)]
+    assert any_repeated(batches) == (len(set(pairs)) < len(pairs))
+
+
+@given(rows, rows)
+def test_load_keys_repeated_across_files(first: list[tuple[str, str]], second: list[tuple[str, str]]) -> None:
+    first, second = sorted(set(first)), sorted(set(second))  # each file's own keys are unique
+    load = LoadKeys(KEY)
+    for pairs in (first, second):
+        load.add_file([key_hashes(_frame(pairs), KEY)] if pairs else [])
+    assert load.repeated() == bool(set(first) & set(second))
+
+
+def test_a_key_column_value_moving_between_columns_is_a_different_key() -> None:
+    # ("A", "B1") and ("AB", "1") must not hash alike the way joined text would.
+    frame = pl.DataFrame({"carrier": ["A", "AB"], "flight": ["B1", "1"]})
+    assert not any_repeated([key_hashes(frame, KEY)])
