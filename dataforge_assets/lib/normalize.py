@@ -18,6 +18,7 @@ import polars as pl
 import pyarrow as pa_arrow
 
 from dataforge_assets.lib.contracts import CAST_FAILURES, REJECT_REASON, REJECT_RULE, split_by_contract
+from dataforge_assets.lib.prefetch import prefetched
 from dataforge_assets.lib.warehouse import Warehouse
 
 NORMALIZED = "normalized"
@@ -29,6 +30,12 @@ SOURCE_FILE, SOURCE_ROW = "_source_file", "_source_row"  # only rows from files 
 LINEAGE = (LOAD_ID, SOURCE_FILE, SOURCE_ROW)
 PROCESSED_LOADS = "_processed_loads"
 QUARANTINE_ORIGIN = "_quarantine_origin"
+
+
+def row_key(key: Sequence[str]) -> pl.Expr:
+    """`_row_key`: the raw key columns joined, how a re-delivered row finds its earlier version."""
+    return pl.concat_str([pl.col(c) for c in key], separator="|", ignore_nulls=True).alias(ROW_KEY)
+
 
 Transform = Callable[[pl.DataFrame, Mapping[str, pl.DataFrame]], pl.DataFrame]
 
@@ -64,9 +71,7 @@ def normalize_batch(
     spec: NormalizedTable, raw: pl.DataFrame, lookups: Mapping[str, pl.DataFrame]
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """(valid rows in contract shape + lineage, rejected raw rows + rule + reason)."""
-    raw = raw.with_columns(
-        pl.concat_str([pl.col(c) for c in spec.key], separator="|", ignore_nulls=True).alias(ROW_KEY)
-    )
+    raw = raw.with_columns(row_key(spec.key))
     typed = spec.transform(raw, lookups)
     split = split_by_contract(f"{NORMALIZED}.{spec.name}", typed, spec.contract)
     lineage = [c for c in (ROW_KEY, *LINEAGE) if c in raw.columns]
@@ -110,18 +115,20 @@ def build(warehouse: Warehouse, spec: NormalizedTable, batch_rows: int = 250_000
     # build never share one. A table that did not exist yet needs no delete, which spares the first
     # build one scan of the growing table per batch (37 of 314 s at 10M rows, benchmarks/README.md).
     replaceable = {schema: warehouse.table_exists(schema, spec.name) for schema in (NORMALIZED, QUARANTINE)}
-    for batch in batches:
-        raw = pl.from_arrow(batch)
-        assert isinstance(raw, pl.DataFrame)
-        valid, rejects = normalize_batch(spec, raw, lookups)
-        keys = raw.select(
-            pl.concat_str([pl.col(c) for c in spec.key], separator="|", ignore_nulls=True)
-        ).to_series()
+
+    def normalized_batches() -> Iterator[tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]]:
+        for batch in batches:
+            raw = pl.from_arrow(batch)
+            assert isinstance(raw, pl.DataFrame)
+            yield (raw.select(row_key(spec.key)), *normalize_batch(spec, raw, lookups))
+
+    # Batch n+1 is read and validated while batch n is written (prefetch.py).
+    for keys, valid, rejects in prefetched(normalized_batches()):
         for schema, rows in ((NORMALIZED, valid), (QUARANTINE, rejects)):
             if replaceable[schema]:
-                warehouse.delete_keys(schema, spec.name, ROW_KEY, keys.to_arrow())
+                warehouse.delete_keys(schema, spec.name, ROW_KEY, keys.to_series().to_arrow())
             warehouse.write(schema, spec.name, [rows.to_arrow()], mode="append")
-        report.raw_rows += raw.height
+        report.raw_rows += keys.height
         report.normalized_rows += valid.height
         report.quarantined_rows += rejects.height
         for rule, count in rejects.group_by(REJECT_RULE).len().iter_rows():
