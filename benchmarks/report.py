@@ -108,14 +108,17 @@ def render(ms: list[Measurement], command: str) -> str:
         f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         f"- machine: {_machine()}",
         f"- command: `{command}`",
-        "- each case ran in its own process; peak RSS is that process's own (getrusage)",
+        "- each case ran in its own process; peak RSS is that process's own (getrusage), the highest of its runs",
+        "- cases run more than once (interleaved) report the median run; `runs` lists every run's seconds",
         "",
-        "| case | data set rows | rows processed | seconds | rows/s | peak RSS (MB) |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| case | data set rows | rows processed | seconds | runs (s) | rows/s | peak RSS (MB) |",
+        "|---|---:|---:|---:|---|---:|---:|",
     ]
     for m in ms:
+        runs = ", ".join(f"{s:.2f}" for s in m.figures.get("runs_seconds", [m.seconds]))
         lines.append(
-            f"| {DESCRIPTIONS[m.case]} | {m.scale:,} | {m.rows:,} | {m.seconds:.2f} | {m.rows_per_s:,.0f} | {m.rss_mb:,.0f} |"
+            f"| {DESCRIPTIONS[m.case]} | {m.scale:,} | {m.rows:,} | {m.seconds:.2f} | {runs} | "
+            f"{m.rows_per_s:,.0f} | {m.rss_mb:,.0f} |"
         )
     lines += [
         "",

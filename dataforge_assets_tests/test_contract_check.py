@@ -67,3 +67,16 @@ def test_contract_version_follows_columns_and_check_arguments() -> None:
     assert contract_version(FlightsContract) == contract_version(FlightsContract)
     assert contract_version(_Stricter) != contract_version(FlightsContract)
     assert contract_version(_Renamed) == contract_version(FlightsContract)
+
+
+def test_a_contract_column_gone_from_the_table_fails_the_check_naming_it(platform: Platform) -> None:
+    land_reference(platform.env)
+    land_flights(platform.env, 1, month_sample(1, 20))
+    platform.materialize(FLOW)
+    with duckdb.connect(str(platform.env.duckdb_path)) as con:
+        con.execute("ALTER TABLE normalized.flights DROP COLUMN air_time")
+    evaluation = check(
+        platform.materialize("normalized/flights", raise_on_error=False), "normalized/flights", "contract"
+    )
+    assert not evaluation.passed
+    assert "column 'air_time' is missing" in (evaluation.description or "")

@@ -24,11 +24,14 @@ class ContractViolation(Exception):
 
     def __init__(self, table: str, failures: pl.DataFrame):
         self.failures = failures
-        lines = [
-            f"column {row['column']!r}: {row['check']} failed (found {row['failure_case']})"
-            for row in failures.iter_rows(named=True)
-        ]
+        lines = [_describe(row) for row in failures.iter_rows(named=True)]
         super().__init__(f"contract for {table} broken by schema drift:\n  " + "\n  ".join(lines))
+
+
+def _describe(failure: dict) -> str:
+    if failure["check"] == "column_in_dataframe":  # pandera names the schema, the column is the case
+        return f"column {failure['failure_case']!r} is missing"
+    return f"column {failure['column']!r}: {failure['check']} failed (found {failure['failure_case']})"
 
 
 def safe_cast(frame: pl.DataFrame, casts: dict[str, pl.DataType]) -> pl.DataFrame:

@@ -110,7 +110,9 @@ def build(warehouse: Warehouse, spec: NormalizedTable, batch_rows: int = 250_000
         return report
     lookups = {name: pl.from_arrow(warehouse.query(f'SELECT * FROM {RAW}."{name}"')) for name in spec.lookups}
     load_list = ", ".join(f"'{load}'" for load in report.loads)
-    batches = warehouse.scan_batches(RAW, spec.raw_table, f"{LOAD_ID} IN ({load_list})", batch_rows)
+    batches = warehouse.query_batches(
+        f'SELECT * FROM {RAW}."{spec.raw_table}" WHERE {LOAD_ID} IN ({load_list})', batch_rows
+    )
     # Only rows written by earlier builds can be replaced: raw is unique on the key, so batches of this
     # build never share one. A table that did not exist yet needs no delete, which spares the first
     # build one scan of the growing table per batch (37 of 314 s at 10M rows, benchmarks/README.md).
@@ -146,9 +148,17 @@ def _record_processed(warehouse: Warehouse, table: str, loads: list[str]) -> Non
 
 
 def iter_table(
-    warehouse: Warehouse, schema: str, table: str, batch_rows: int = 250_000, where: str = "TRUE"
+    warehouse: Warehouse,
+    schema: str,
+    table: str,
+    batch_rows: int = 250_000,
+    where: str = "TRUE",
+    columns: Sequence[str] = (),
 ) -> Iterator[pl.DataFrame]:
-    for batch in warehouse.scan_batches(schema, table, where, batch_rows):
+    select = ", ".join(f'"{c}"' for c in columns) if columns else "*"
+    for batch in warehouse.query_batches(
+        f'SELECT {select} FROM "{schema}"."{table}" WHERE {where}', batch_rows
+    ):
         frame = pl.from_arrow(batch)
         assert isinstance(frame, pl.DataFrame)
         yield frame

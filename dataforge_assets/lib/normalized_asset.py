@@ -12,6 +12,7 @@ from dataforge_assets.lib.contract_ledger import contract_version, record_checke
 from dataforge_assets.lib.contracts import ContractViolation, split_by_contract
 from dataforge_assets.lib.metadata import table_metadata
 from dataforge_assets.lib.normalize import (
+    LINEAGE,
     LOAD_ID,
     NORMALIZED,
     PROCESSED_LOADS,
@@ -106,12 +107,11 @@ def check_contract(warehouse: Warehouse, spec: NormalizedTable) -> dg.AssetCheck
     samples: list[pl.DataFrame] = []
     per_rule: dict[str, int] = {}
     try:
-        for frame in _rows_of_loads(warehouse, spec.name, list(to_check)):
+        for frame in _rows_of_loads(warehouse, spec, list(to_check)):
             # The warehouse session's time zone is no property of the data: instants are compared in UTC.
             frame = frame.with_columns(cs.datetime(time_zone="*").dt.convert_time_zone("UTC"))
-            split = split_by_contract(
-                f"{NORMALIZED}.{spec.name}", frame.select(spec.contract_columns), spec.contract
-            )
+            data = frame.select(c for c in spec.contract_columns if c in frame.columns)
+            split = split_by_contract(f"{NORMALIZED}.{spec.name}", data, spec.contract)
             cases = split.failure_cases
             for column, check, count in cases.group_by("column", "check").len().iter_rows():
                 per_rule[f"{column}:{check}"] = per_rule.get(f"{column}:{check}", 0) + count
@@ -146,14 +146,20 @@ def check_contract(warehouse: Warehouse, spec: NormalizedTable) -> dg.AssetCheck
     )
 
 
-def _rows_of_loads(warehouse: Warehouse, table: str, loads: list[str | None]) -> Iterator[pl.DataFrame]:
+def _rows_of_loads(
+    warehouse: Warehouse, spec: NormalizedTable, loads: list[str | None]
+) -> Iterator[pl.DataFrame]:
+    """The contract's columns and the lineage that names a failing row's origin, of these loads."""
     if not loads:
         return
+    present = {name for name, _ in warehouse.columns(NORMALIZED, spec.name)}
+    # A contract column missing from the table is left out here and named by pandera's schema check.
+    columns = [c for c in (*spec.contract_columns, *LINEAGE) if c in present]
     named = [load for load in loads if load is not None]
     where = [f"{LOAD_ID} IN ({', '.join(_quoted(load) for load in named)})"] if named else []
     if None in loads:
         where.append(f"{LOAD_ID} IS NULL")
-    yield from iter_table(warehouse, NORMALIZED, table, where=" OR ".join(where))
+    yield from iter_table(warehouse, NORMALIZED, spec.name, where=" OR ".join(where), columns=columns)
 
 
 def _quoted(value: str) -> str:

@@ -42,13 +42,6 @@ class Warehouse(dg.ConfigurableResource):
         """Stream a query's result, so large tables never sit in memory whole."""
         raise NotImplementedError
 
-    def scan_batches(
-        self, schema: str, table: str, where: str = "TRUE", batch_size: int = 250_000
-    ) -> Iterator[pa.RecordBatch]:
-        """The rows of schema.table matching `where`, in batches, while the caller writes elsewhere
-        in the warehouse between batches."""
-        yield from self.query_batches(f'SELECT * FROM "{schema}"."{table}" WHERE {where}', batch_size)
-
     def write(
         self, schema: str, table: str, batches: Iterable[pa.Table | pa.RecordBatch], mode: WriteMode
     ) -> int:
