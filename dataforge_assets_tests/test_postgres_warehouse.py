@@ -7,12 +7,14 @@ import math
 import shutil
 
 import dagster as dg
+import psycopg2
 import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
 from dataforge_assets.lib.environment import current_environment
 from dataforge_assets.lib.warehouse import PostgresWarehouse
+from dataforge_assets_tests.bad_input import check, meta
 from dataforge_assets_tests.conftest import Platform, materialization_metadata
 from dataforge_assets_tests.demo_data import DEMO_TABLES, land_flights, land_reference, month_sample
 
@@ -120,6 +122,14 @@ def test_a_rerun_on_postgres_loads_nothing_new(pg_platform: Platform) -> None:
     assert materialization_metadata(again, ["raw", "flights"])["rows_loaded"] == 0
     assert materialization_metadata(again, ["normalized", "flights"])["raw_rows_processed"] == 0
     assert pg_platform.count("normalized.flights") == pg_platform.count("raw.flights") == 300
+    # The contract check vouches for the unchanged rows by their fingerprint instead of reading them.
+    contract = check(again, "normalized/flights", "contract")
+    assert contract.passed
+    assert (meta(contract)["rows_checked"], meta(contract)["rows_unchanged_since_checked"]) == (0, 300)
+    with psycopg2.connect(pg_platform.url) as con, con.cursor() as cur:
+        cur.execute("UPDATE normalized.flights SET dep_delay = dep_delay + 1 WHERE _source_row = 7")
+    changed = check(pg_platform.materialize("normalized/flights"), "normalized/flights", "contract")
+    assert (meta(changed)["rows_checked"], meta(changed)["rows_unchanged_since_checked"]) == (300, 0)
 
 
 def test_health_is_observed_on_a_schedule_and_recorded_over_time(pg_platform: Platform) -> None:

@@ -130,7 +130,7 @@ class PostgresWarehouse(Warehouse):
         # 60 bits of each row's md5, summed as numeric (no overflow).
         rows = self.query(
             f'SELECT "{load_column}" AS load, count(*) AS n, '
-            f"sum(('x' || left(md5(t::text), 15))::bit(60)::bigint::numeric) AS total "
+            f"sum(('x' || left(md5(t::text), 15))::bit(60)::bigint::numeric)::text AS total "
             f'FROM "{schema}"."{table}" AS t GROUP BY 1'
         ).to_pylist()
         return {r["load"]: (int(r["n"]), str(r["total"])) for r in rows}
