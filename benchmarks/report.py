@@ -54,7 +54,10 @@ def _machine() -> str:
     )
 
 
-def _ratios(ms: list[Measurement]) -> list[tuple[str, float, str, bool]]:
+INCREMENTAL_TARGET_ROWS = 10_000_000  # the issue sets the incremental target at 10M rows
+
+
+def _ratios(ms: list[Measurement]) -> list[tuple[str, float, str, bool | None]]:
     """(what, value, target, met) for every target the issue sets."""
     get = {(m.case, m.scale): m for m in ms}
     scales = sorted({m.scale for m in ms if m.case == "pipeline"})
@@ -78,7 +81,12 @@ def _ratios(ms: list[Measurement]) -> list[tuple[str, float, str, bool]]:
             ratio = pipe.rows_per_s / naive.rows_per_s
             out.append((f"pipeline / naive dlt throughput at {scale:,}", ratio, ">= 50", ratio >= 50))
         ratio = inc.seconds / pipe.seconds
-        out.append((f"incremental month / full run time at {scale:,}", ratio, "<= 0.15", ratio <= 0.15))
+        if scale >= INCREMENTAL_TARGET_ROWS:
+            out.append((f"incremental month / full run time at {scale:,}", ratio, "<= 0.15", ratio <= 0.15))
+        else:  # mostly the fixed cost of a run; the target is set for 10M rows
+            out.append(
+                (f"incremental month / full run time at {scale:,} (for information)", ratio, "-", None)
+            )
     if len(scales) > 1:
         small, large = (
             max(get[(c, s)].rss_mb for c in ("pipeline", "incremental")) for s in (scales[0], scales[-1])
@@ -128,7 +136,8 @@ def render(ms: list[Measurement], command: str) -> str:
         "|---|---:|---|---|",
     ]
     for what, value, target, met in _ratios(ms):
-        lines.append(f"| {what} | {value:,.2f} | {target} | {'yes' if met else '**no**'} |")
+        shown = "-" if met is None else "yes" if met else "**no**"
+        lines.append(f"| {what} | {value:,.2f} | {target} | {shown} |")
     steps = [m for m in ms if m.figures.get("steps")]
     if steps:
         lines += [

@@ -103,7 +103,10 @@ def test_files_of_one_load_repeating_keys_still_merge_to_one_row_per_key(platfor
     land_flights(platform.env, 2, february)
     time.sleep(0.01)
     february.with_columns(
-        pl.when(pl.int_range(pl.len()) == 0).then(pl.lit("777")).otherwise(pl.col("dep_delay")).alias("dep_delay")
+        pl.when(pl.int_range(pl.len()) == 0)
+        .then(pl.lit("777"))
+        .otherwise(pl.col("dep_delay"))
+        .alias("dep_delay")
     ).write_csv(folder / "flights_2013_02_resent.csv", null_value="NA")
     platform.materialize("raw/flights")
     assert platform.count("raw.flights") == 150 == _distinct_keys(platform)

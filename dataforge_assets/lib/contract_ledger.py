@@ -51,9 +51,7 @@ def vouched_loads(warehouse: Warehouse, table: str, version: str, current: Finge
         "WHERE table_name = ? AND contract_version = ?",
         (table, version),
     ).to_pylist()
-    return {
-        r["load_id"] for r in recorded if current.get(r["load_id"]) == (r["row_count"], r["fingerprint"])
-    }
+    return {r["load_id"] for r in recorded if current.get(r["load_id"]) == (r["row_count"], r["fingerprint"])}
 
 
 def record_checked(warehouse: Warehouse, table: str, version: str, checked: Fingerprints) -> None:

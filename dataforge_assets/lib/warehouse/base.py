@@ -56,7 +56,9 @@ class Warehouse(dg.ConfigurableResource):
         """Atomically replace schema.table with the result of a SELECT (readers never see it half-built)."""
         raise NotImplementedError
 
-    def load_fingerprints(self, schema: str, table: str, load_column: str) -> dict[str | None, tuple[int, str]]:
+    def load_fingerprints(
+        self, schema: str, table: str, load_column: str
+    ) -> dict[str | None, tuple[int, str]]:
         """Per value of `load_column`: (rows, a sum of row hashes). Any change to a row, insert or
         delete changes its load's fingerprint (barring a 64-bit hash collision)."""
         raise NotImplementedError

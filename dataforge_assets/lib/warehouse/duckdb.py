@@ -119,7 +119,9 @@ class DuckDBWarehouse(DuckDBResource, Warehouse):
             )
             con.unregister("_dataforge_keys")
 
-    def load_fingerprints(self, schema: str, table: str, load_column: str) -> dict[str | None, tuple[int, str]]:
+    def load_fingerprints(
+        self, schema: str, table: str, load_column: str
+    ) -> dict[str | None, tuple[int, str]]:
         with self.get_connection() as con:
             rows = con.execute(
                 f'SELECT "{load_column}", count(*), sum(hash(t)) FROM "{schema}"."{table}" AS t GROUP BY 1'

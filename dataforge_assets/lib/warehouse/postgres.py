@@ -126,7 +126,9 @@ class PostgresWarehouse(Warehouse):
                 f'DELETE FROM "{schema}"."{table}" WHERE "{key_column}"::text IN (SELECT key FROM _dataforge_keys)'
             )
 
-    def load_fingerprints(self, schema: str, table: str, load_column: str) -> dict[str | None, tuple[int, str]]:
+    def load_fingerprints(
+        self, schema: str, table: str, load_column: str
+    ) -> dict[str | None, tuple[int, str]]:
         # 60 bits of each row's md5, summed as numeric (no overflow).
         rows = self.query(
             f'SELECT "{load_column}" AS load, count(*) AS n, '
