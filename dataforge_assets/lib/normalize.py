@@ -130,7 +130,7 @@ def build(warehouse: Warehouse, spec: NormalizedTable, batch_rows: int = 250_000
             if replaceable[schema]:
                 warehouse.delete_keys(schema, spec.name, ROW_KEY, keys.to_series().to_arrow())
             warehouse.write(schema, spec.name, [rows.to_arrow()], mode="append")
-        report.raw_rows += keys.height
+        report.raw_rows += keys.height  # one key per raw row
         report.normalized_rows += valid.height
         report.quarantined_rows += rejects.height
         for rule, count in rejects.group_by(REJECT_RULE).len().iter_rows():
