@@ -47,11 +47,7 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
 
     def fresh_tables(self, warehouse: Warehouse) -> list[str]:
         """Raw tables with no rows yet: a load into them has nothing to merge with."""
-        return [
-            t.name
-            for t in self.connection.tables
-            if not warehouse.table_exists(RAW_SCHEMA, t.name) or warehouse.row_count(RAW_SCHEMA, t.name) == 0
-        ]
+        return [t.name for t in self.connection.tables if not _has_rows(warehouse, t.name)]
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         env = current_environment()
@@ -120,3 +116,10 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
             )
         sensors = landing_sensors_for(self.name, self.connection, _raw_assets, env)
         return dg.Definitions(assets=[_raw_assets], schedules=schedules, sensors=sensors)
+
+
+def _has_rows(warehouse: Warehouse, table: str) -> bool:
+    # LIMIT 1, not count(*): on PostgreSQL a count scans the whole raw table before every load.
+    return warehouse.table_exists(RAW_SCHEMA, table) and bool(
+        warehouse.scalar(f'SELECT count(*) FROM (SELECT 1 FROM "{RAW_SCHEMA}"."{table}" LIMIT 1) AS one')
+    )
