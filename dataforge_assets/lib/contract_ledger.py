@@ -58,12 +58,6 @@ def record_checked(warehouse: Warehouse, table: str, version: str, checked: Fing
     loads = [load for load in checked if load is not None]
     if not loads:
         return
-    if warehouse.table_exists(LEDGER_SCHEMA, LEDGER):
-        placeholders = ", ".join("?" for _ in loads)
-        warehouse.execute(
-            f"DELETE FROM {LEDGER_SCHEMA}.{LEDGER} WHERE table_name = ? AND load_id IN ({placeholders})",
-            (table, *loads),
-        )
     now = datetime.now(UTC)
     rows = pa_arrow.table(
         {
@@ -75,4 +69,12 @@ def record_checked(warehouse: Warehouse, table: str, version: str, checked: Fing
             "checked_at": [now] * len(loads),
         }
     )
-    warehouse.write(LEDGER_SCHEMA, LEDGER, [rows], mode="append")
+    # One transaction: a kill between the delete and the insert must not forget what was vouched for.
+    with warehouse.transaction():
+        if warehouse.table_exists(LEDGER_SCHEMA, LEDGER):
+            placeholders = ", ".join("?" for _ in loads)
+            warehouse.execute(
+                f"DELETE FROM {LEDGER_SCHEMA}.{LEDGER} WHERE table_name = ? AND load_id IN ({placeholders})",
+                (table, *loads),
+            )
+        warehouse.write(LEDGER_SCHEMA, LEDGER, [rows], mode="append")

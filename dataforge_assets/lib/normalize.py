@@ -4,7 +4,9 @@ Only raw loads not processed before are read (dlt stamps every raw row with `_dl
 re-run with nothing new does nothing. Each raw row ends in exactly one place: `normalized.<table>`
 when it keeps the contract, `quarantine.<table>` (as it arrived, with rule and reason) when not.
 A raw row that is re-delivered replaces its earlier version in both places (matched by `_row_key`).
-The processed loads are recorded last, so a run that fails half-way is simply run again.
+One build is one warehouse transaction: its normalized rows, quarantined rows and the ledger of
+processed loads commit together, so a run killed at any point left all of it or none, and is simply
+run again.
 """
 
 from __future__ import annotations
@@ -30,11 +32,26 @@ SOURCE_FILE, SOURCE_ROW = "_source_file", "_source_row"  # only rows from files 
 LINEAGE = (LOAD_ID, SOURCE_FILE, SOURCE_ROW)
 PROCESSED_LOADS = "_processed_loads"
 QUARANTINE_ORIGIN = "_quarantine_origin"
+# Which `_row_key` format each table's rows carry. A table without an entry was built with the first
+# format (values joined by `|`, NULLs dropped), whose keys can collide: it is rebuilt from raw once.
+ROW_KEY_FORMATS = "_row_key_formats"
+ROW_KEY_FORMAT = "v2:length-prefixed"
+NULL_MARK = "~"
 
 
 def row_key(key: Sequence[str]) -> pl.Expr:
-    """`_row_key`: the raw key columns joined, how a re-delivered row finds its earlier version."""
-    return pl.concat_str([pl.col(c) for c in key], separator="|", ignore_nulls=True).alias(ROW_KEY)
+    """`_row_key`: how a re-delivered row finds its earlier version. Each key value is written as
+    `<length>:<value>` (its text in the column's type) and a NULL as `~`; no length starts with `~`,
+    so the key reads back into exactly one tuple: distinct key tuples never share a `_row_key`."""
+    parts = []
+    for column in key:
+        text = pl.col(column).cast(pl.String)
+        parts.append(
+            pl.when(text.is_null())
+            .then(pl.lit(NULL_MARK))
+            .otherwise(pl.format("{}:{}", text.str.len_chars(), text))
+        )
+    return pl.concat_str(parts, separator="").alias(ROW_KEY)
 
 
 Transform = Callable[[pl.DataFrame, Mapping[str, pl.DataFrame]], pl.DataFrame]
@@ -104,10 +121,40 @@ def unprocessed_loads(warehouse: Warehouse, spec: NormalizedTable) -> list[str]:
     return [str(v) for v in loads.column(0).to_pylist()]
 
 
+def all_loads(warehouse: Warehouse, spec: NormalizedTable) -> list[str]:
+    loads = warehouse.query(f'SELECT DISTINCT {LOAD_ID} FROM {RAW}."{spec.raw_table}" ORDER BY 1')
+    return [str(v) for v in loads.column(0).to_pylist()]
+
+
+def has_legacy_keys(warehouse: Warehouse, spec: NormalizedTable) -> bool:
+    """Rows built with the first `_row_key` format: a table exists but no format is recorded for it."""
+    if not any(warehouse.table_exists(schema, spec.name) for schema in (NORMALIZED, QUARANTINE)):
+        return False
+    if not warehouse.table_exists(NORMALIZED, ROW_KEY_FORMATS):
+        return True
+    recorded = warehouse.scalar(
+        f"SELECT max(row_key_format) FROM {NORMALIZED}.{ROW_KEY_FORMATS} WHERE table_name = ?", (spec.name,)
+    )
+    return recorded != ROW_KEY_FORMAT
+
+
 def build(warehouse: Warehouse, spec: NormalizedTable, batch_rows: int = 250_000) -> BuildReport:
-    report = BuildReport(loads=unprocessed_loads(warehouse, spec))
+    # Old keys cannot be translated (colliding keys lost rows already, and normalized rows no longer
+    # hold the raw values): rebuild the table from raw, which holds every row's latest version.
+    legacy = has_legacy_keys(warehouse, spec)
+    report = BuildReport(loads=all_loads(warehouse, spec) if legacy else unprocessed_loads(warehouse, spec))
     if not report.loads:
         return report
+    with warehouse.transaction():
+        if legacy:
+            _forget_table(warehouse, spec.name)
+        _record_key_format(warehouse, spec.name)
+        _write_loads(warehouse, spec, report, batch_rows)
+        _record_processed(warehouse, spec.name, report.loads)
+    return report
+
+
+def _write_loads(warehouse: Warehouse, spec: NormalizedTable, report: BuildReport, batch_rows: int) -> None:
     lookups = {name: pl.from_arrow(warehouse.query(f'SELECT * FROM {RAW}."{name}"')) for name in spec.lookups}
     load_list = ", ".join(f"'{load}'" for load in report.loads)
     batches = warehouse.query_batches(
@@ -135,8 +182,21 @@ def build(warehouse: Warehouse, spec: NormalizedTable, batch_rows: int = 250_000
         report.quarantined_rows += rejects.height
         for rule, count in rejects.group_by(REJECT_RULE).len().iter_rows():
             report.rules[rule] = report.rules.get(rule, 0) + count
-    _record_processed(warehouse, spec.name, report.loads)
-    return report
+
+
+def _forget_table(warehouse: Warehouse, table: str) -> None:
+    """Drop a table's normalized and quarantined rows and its processed loads, to rebuild it whole."""
+    for schema in (NORMALIZED, QUARANTINE):
+        warehouse.drop_table(schema, table)
+    if warehouse.table_exists(NORMALIZED, PROCESSED_LOADS):
+        warehouse.execute(f"DELETE FROM {NORMALIZED}.{PROCESSED_LOADS} WHERE table_name = ?", (table,))
+
+
+def _record_key_format(warehouse: Warehouse, table: str) -> None:
+    if warehouse.table_exists(NORMALIZED, ROW_KEY_FORMATS):
+        warehouse.execute(f"DELETE FROM {NORMALIZED}.{ROW_KEY_FORMATS} WHERE table_name = ?", (table,))
+    row = pa_arrow.table({"table_name": [table], "row_key_format": [ROW_KEY_FORMAT]})
+    warehouse.write(NORMALIZED, ROW_KEY_FORMATS, [row], mode="append")
 
 
 def _record_processed(warehouse: Warehouse, table: str, loads: list[str]) -> None:

@@ -24,6 +24,13 @@ class Warehouse(dg.ConfigurableResource):
         opening (and one flush to disk) instead of paying for it each. Re-entrant."""
         yield
 
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Everything this thread writes through the warehouse inside the block commits together, or
+        (on an error, a kill, a dropped connection) not at all. Reads in other threads use their own
+        connections and see the state before the block until it commits. Not re-entrant."""
+        raise NotImplementedError
+
     def dlt_destination(self) -> Any:
         """The dlt destination that loads raw tables into this warehouse."""
         raise NotImplementedError
@@ -51,6 +58,10 @@ class Warehouse(dg.ConfigurableResource):
     def delete_keys(self, schema: str, table: str, key_column: str, keys: pa.Array) -> None:
         """Delete the rows whose key_column is in keys (no-op if the table does not exist)."""
         raise NotImplementedError
+
+    def drop_table(self, schema: str, table: str) -> None:
+        """Drop schema.table if it exists."""
+        self.execute(f'DROP TABLE IF EXISTS "{schema}"."{table}"')
 
     def replace_table_as(self, schema: str, table: str, select_sql: str) -> None:
         """Atomically replace schema.table with the result of a SELECT (readers never see it half-built)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -12,7 +13,7 @@ import pyarrow as pa
 from dagster._utils.backoff import backoff
 from dagster_duckdb import DuckDBResource
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from dataforge_assets.lib.warehouse.base import Warehouse, WriteMode
 
@@ -33,8 +34,15 @@ class DuckDBWarehouse(DuckDBResource, Warehouse):
         description="DuckDB settings, https://duckdb.org/docs/sql/configuration.html",
     )
 
+    # The connection of this thread's open transaction(), if any: every operation of the thread uses it.
+    _pinned: threading.local = PrivateAttr(default_factory=threading.local)
+
     @contextmanager
     def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        pinned = getattr(self._pinned, "con", None)
+        if pinned is not None:
+            yield pinned
+            return
         # DuckDB refuses a second connection to a database open in this process with other connect
         # options, and dlt connects with the user agent only and SETs the rest: do the same, so
         # dlt's connections and ours share one open database.
@@ -58,6 +66,37 @@ class DuckDBWarehouse(DuckDBResource, Warehouse):
         # (benchmarks/README.md). The file stays locked to this process only until the step ends.
         with self.get_connection():
             yield
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        # DuckDB transactions are per connection: pin one for this thread. Until COMMIT nothing of it
+        # is in the database (a kill leaves unreferenced blocks that the next open frees).
+        with self.get_connection() as con:
+            con.execute("BEGIN TRANSACTION")
+            self._pinned.con = con
+            try:
+                yield
+            except BaseException:
+                _rollback(con)
+                raise
+            else:
+                con.execute("COMMIT")
+            finally:
+                self._pinned.con = None
+
+    @contextmanager
+    def _atomic(self, con: duckdb.DuckDBPyConnection) -> Iterator[None]:
+        """A transaction of its own, unless the thread's transaction() already holds one."""
+        if getattr(self._pinned, "con", None) is con:
+            yield
+            return
+        con.execute("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            _rollback(con)
+            raise
+        con.execute("COMMIT")
 
     def dlt_destination(self) -> Any:
         credentials = DuckDbCredentials(self.database)
@@ -85,8 +124,7 @@ class DuckDBWarehouse(DuckDBResource, Warehouse):
         with self.get_connection() as con:
             con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
             created = mode == "append" and self._exists(con, schema, table)
-            con.execute("BEGIN TRANSACTION")
-            try:
+            with self._atomic(con):
                 for batch in batches:
                     if batch.num_rows == 0 and created:
                         continue
@@ -98,10 +136,6 @@ class DuckDBWarehouse(DuckDBResource, Warehouse):
                         con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM _dataforge_batch")
                     con.unregister("_dataforge_batch")
                     written += batch.num_rows
-                con.execute("COMMIT")
-            except BaseException:
-                con.execute("ROLLBACK")
-                raise
         return written
 
     def replace_table_as(self, schema: str, table: str, select_sql: str) -> None:
@@ -149,6 +183,14 @@ class DuckDBWarehouse(DuckDBResource, Warehouse):
             (schema, table),
         ).fetchall()
         return bool(rows[0][0])
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    # A failed statement may have ended the transaction already; the original error is what matters.
+    try:
+        con.execute("ROLLBACK")
+    except duckdb.Error:
+        pass
 
 
 def _sql_literal(value: Any) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import io
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -24,6 +26,8 @@ class PostgresWarehouse(Warehouse):
     url: str
 
     _engine: sa.Engine | None = PrivateAttr(default=None)
+    # The connection of this thread's open transaction(), if any: every operation of the thread uses it.
+    _pinned: threading.local = PrivateAttr(default_factory=threading.local)
 
     def dlt_destination(self) -> Any:
         # dlt takes a plain libpq URL, without SQLAlchemy's driver suffix; it insists on a password,
@@ -49,8 +53,34 @@ class PostgresWarehouse(Warehouse):
         return self._engine
 
     @contextmanager
+    def transaction(self) -> Iterator[None]:
+        # DDL and COPY are transactional in PostgreSQL: a killed process or a terminated backend
+        # leaves none of the block behind.
+        con = self.engine.raw_connection()
+        try:
+            with con.cursor() as cur:
+                cur.execute("SET TIME ZONE 'UTC'")
+            self._pinned.con = con
+            try:
+                yield
+            except BaseException:
+                with contextlib.suppress(Exception):  # the connection may be gone: the error says why
+                    con.rollback()
+                raise
+            con.commit()
+        finally:
+            self._pinned.con = None
+            con.close()
+
+    @contextmanager
     def _cursor(self) -> Iterator[Any]:
-        """A psycopg2 cursor in one transaction: committed on success, rolled back on error."""
+        """A psycopg2 cursor in one transaction: committed on success, rolled back on error (or in the
+        thread's open transaction(), which commits it)."""
+        pinned = getattr(self._pinned, "con", None)
+        if pinned is not None:
+            with pinned.cursor() as cur:
+                yield cur
+            return
         con = self.engine.raw_connection()
         try:
             with con.cursor() as cur:
@@ -120,7 +150,9 @@ class PostgresWarehouse(Warehouse):
         with self._cursor() as cur:
             if not _exists(cur, schema, table):
                 return
-            cur.execute("CREATE TEMP TABLE _dataforge_keys (key text) ON COMMIT DROP")
+            # Within a transaction() the table outlives this call: reuse it, emptied.
+            cur.execute("CREATE TEMP TABLE IF NOT EXISTS _dataforge_keys (key text) ON COMMIT DROP")
+            cur.execute("TRUNCATE _dataforge_keys")
             _copy_in(cur, "_dataforge_keys", pa.table({"key": keys.cast(pa.string())}))
             cur.execute(
                 f'DELETE FROM "{schema}"."{table}" WHERE "{key_column}"::text IN (SELECT key FROM _dataforge_keys)'
