@@ -7,21 +7,21 @@ from typing import Any
 import dagster as dg
 from dagster_dlt import DagsterDltResource
 
-from dataforge_assets.lib.environment import POSTGRES_URL_VAR, Environment
+from dataforge_assets.lib.environment import POSTGRES_URL_VAR, Environment, warehouse_lock_settings
 from dataforge_assets.lib.warehouse import DuckDBWarehouse, PostgresWarehouse, Warehouse
 
 
 def warehouse_for(env: Environment) -> Warehouse:
     if env.warehouse == "duckdb":
         env.home.mkdir(parents=True, exist_ok=True)
-        return DuckDBWarehouse(database=str(env.duckdb_path))
+        return DuckDBWarehouse(database=str(env.duckdb_path), **warehouse_lock_settings())
     if not env.postgres_url_set:
         raise ValueError(
             f"DATAFORGE_WAREHOUSE=postgres needs {POSTGRES_URL_VAR}, "
             "e.g. postgresql://user:password@host:5432/database"
         )
     # An EnvVar, not the value: the URL (and its password) never shows in the UI or the logs.
-    return PostgresWarehouse(url=dg.EnvVar(POSTGRES_URL_VAR))
+    return PostgresWarehouse(url=dg.EnvVar(POSTGRES_URL_VAR), **warehouse_lock_settings())
 
 
 def resources_for(env: Environment) -> dict[str, Any]:

@@ -37,8 +37,10 @@ def test_postgres_instance_config_is_valid_and_reads_secrets_from_env(
     assert (db["hostname"], db["port"], db["password"]) == ("db.internal", 6543, "s3cret")
     assert "s3cret" not in POSTGRES_YAML.read_text()
     assert config["run_coordinator"]["class"] == "QueuedRunCoordinator"
-    assert config["concurrency"]["pools"]["default_limit"] == 1
+    # No pool serializes writers: a slot held by a killed run would block them all (docs/operations.md).
+    assert "pools" not in config["concurrency"]
     assert config["run_retries"]["enabled"] and config["run_monitoring"]["enabled"]
+    assert config["run_monitoring"]["free_slots_after_run_end_seconds"] > 0
 
 
 def test_a_missing_connection_variable_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -73,6 +75,6 @@ def test_helm_values_name_our_code_location_and_mirror_the_instance() -> None:
     assert queue["maxConcurrentRuns"] == instance["concurrency"]["runs"]["max_concurrent_runs"]
     assert daemon["runRetries"]["maxRetries"] == instance["run_retries"]["max_retries"]
     assert daemon["runMonitoring"]["enabled"] is instance["run_monitoring"]["enabled"] is True
-    assert values["additionalInstanceConfig"]["concurrency"]["pools"] == instance["concurrency"]["pools"]
+    assert "concurrency" not in values.get("additionalInstanceConfig", {})
     # Secrets come from Kubernetes secrets, never from the values file.
     assert "postgresqlPassword" not in values["postgresql"]

@@ -57,3 +57,12 @@ def current_environment() -> Environment:
 def sensor_interval_seconds(default: int = 30) -> int:
     """How often the landing-folder sensors look (DATAFORGE_SENSOR_INTERVAL_SECONDS; tests shorten it)."""
     return int(os.environ.get("DATAFORGE_SENSOR_INTERVAL_SECONDS") or default)
+
+
+def warehouse_lock_settings() -> dict[str, float]:
+    """How long a run waits for the DuckDB writer lock (DATAFORGE_WAREHOUSE_LOCK_TIMEOUT_SECONDS, default
+    2 h) and how often it logs the holder meanwhile (DATAFORGE_WAREHOUSE_LOCK_LOG_SECONDS, default 30 s)."""
+    return {
+        "lock_timeout_seconds": float(os.environ.get("DATAFORGE_WAREHOUSE_LOCK_TIMEOUT_SECONDS") or 7200),
+        "lock_log_interval_seconds": float(os.environ.get("DATAFORGE_WAREHOUSE_LOCK_LOG_SECONDS") or 30),
+    }

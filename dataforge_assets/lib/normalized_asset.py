@@ -24,7 +24,6 @@ from dataforge_assets.lib.normalize import (
     origin,
 )
 from dataforge_assets.lib.raw_checks import raw_table_checks
-from dataforge_assets.lib.sources.component import WAREHOUSE_WRITER_POOL
 from dataforge_assets.lib.warehouse import Warehouse
 
 SAMPLE_FAILURES = 20
@@ -40,11 +39,10 @@ def normalized_table_asset(spec: NormalizedTable) -> list[Any]:
         group_name=NORMALIZED,
         kinds={"polars", "pandera"},
         description=spec.description,
-        pool=WAREHOUSE_WRITER_POOL,
         tags={"dataforge/layer": NORMALIZED},
     )
     def _asset(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
-        with warehouse.session():
+        with warehouse.session(), warehouse.table_lock(NORMALIZED, spec.name):
             return _build_and_report(context, warehouse, spec)
 
     @dg.asset_check(
@@ -54,7 +52,8 @@ def normalized_table_asset(spec: NormalizedTable) -> list[Any]:
         description=f"Every row of {NORMALIZED}.{spec.name} keeps the {spec.contract.__name__} contract.",
     )
     def _contract(warehouse: Warehouse) -> dg.AssetCheckResult:
-        with warehouse.session():
+        # A writer: it records the loads it vouched for in the ledger (contract_ledger.py).
+        with warehouse.session(), warehouse.table_lock(NORMALIZED, spec.name):
             return check_contract(warehouse, spec)
 
     @dg.asset_check(
@@ -67,7 +66,7 @@ def normalized_table_asset(spec: NormalizedTable) -> list[Any]:
         ),
     )
     def _reconciliation(warehouse: Warehouse) -> dg.AssetCheckResult:
-        with warehouse.session():
+        with warehouse.session(read_only=True):
             return check_reconciliation(warehouse, spec)
 
     return [_asset, _contract, _reconciliation, *raw_table_checks(spec.raw_table, spec.raw_columns)]

@@ -8,7 +8,6 @@ import dagster as dg
 
 from dataforge_assets.lib.anomaly import load_sizes
 from dataforge_assets.lib.drift import RAW, detect
-from dataforge_assets.lib.sources.component import WAREHOUSE_WRITER_POOL
 from dataforge_assets.lib.warehouse import Warehouse
 
 
@@ -18,7 +17,7 @@ def raw_table_checks(table: str, declared_columns: Sequence[str]) -> list[Any]:
     @dg.asset_check(
         asset=key,
         name="schema_drift",
-        pool=WAREHOUSE_WRITER_POOL,  # it records each load's columns in the warehouse
+        # A writer (it records each load's columns): its session takes the warehouse's writer lock.
         description=(
             f"raw.{table} has the columns and types of its previous load and every declared column; "
             "a new column warns, a dropped or retyped one fails."

@@ -5,7 +5,6 @@ from collections.abc import Sequence
 import dagster as dg
 
 from dataforge_assets.lib.metadata import table_metadata
-from dataforge_assets.lib.sources.component import WAREHOUSE_WRITER_POOL
 from dataforge_assets.lib.warehouse import Warehouse
 
 STATS = "stats"
@@ -20,11 +19,10 @@ def sql_stats_asset(
         group_name=STATS,
         kinds={"sql"},
         description=description,
-        pool=WAREHOUSE_WRITER_POOL,
         tags={"dataforge/layer": STATS},
     )
     def _asset(warehouse: Warehouse) -> dg.MaterializeResult:
-        with warehouse.session():
+        with warehouse.session(), warehouse.table_lock(STATS, name):
             warehouse.replace_table_as(STATS, name, select_sql)
             return dg.MaterializeResult(metadata=table_metadata(warehouse, STATS, name))
 

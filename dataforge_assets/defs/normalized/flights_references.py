@@ -17,7 +17,7 @@ FLIGHTS = dg.AssetKey(["normalized", "flights"])
     description="Flights whose tail number (when known) is missing from normalized.planes.",
 )
 def tailnum_in_planes(warehouse: Warehouse) -> dg.AssetCheckResult:
-    with warehouse.session():
+    with warehouse.session(read_only=True):
         return check_reference(warehouse, "flights", "tailnum", "planes", "tailnum")
 
 
@@ -28,5 +28,5 @@ def tailnum_in_planes(warehouse: Warehouse) -> dg.AssetCheckResult:
     description="Flights whose destination is missing from normalized.airports.",
 )
 def dest_in_airports(warehouse: Warehouse) -> dg.AssetCheckResult:
-    with warehouse.session():
+    with warehouse.session(read_only=True):
         return check_reference(warehouse, "flights", "dest", "airports", "faa")

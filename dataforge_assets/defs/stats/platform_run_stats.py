@@ -4,7 +4,6 @@ import dagster as dg
 
 from dataforge_assets.lib.metadata import table_metadata
 from dataforge_assets.lib.operations.run_stats import run_stats_table
-from dataforge_assets.lib.sources.component import WAREHOUSE_WRITER_POOL
 from dataforge_assets.lib.stats_asset import STATS
 from dataforge_assets.lib.warehouse import Warehouse
 
@@ -19,14 +18,13 @@ NAME = "platform_run_stats"
         "One row per asset, read from Dagster's instance: run count, failures, records processed (total "
         "and last), step duration (total and last), last success, last failure and its reason."
     ),
-    pool=WAREHOUSE_WRITER_POOL,
     tags={"dataforge/layer": STATS},
     # It reads run history, not tables: refreshed hourly rather than on upstream change.
     automation_condition=dg.AutomationCondition.on_cron("0 * * * *"),
 )
 def platform_run_stats(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
     table = run_stats_table(context.instance)
-    with warehouse.session():
+    with warehouse.session(), warehouse.table_lock(STATS, NAME):
         warehouse.write(STATS, NAME, [table], mode="replace")
         return dg.MaterializeResult(
             metadata={"assets": table.num_rows, **table_metadata(warehouse, STATS, NAME)}

@@ -25,9 +25,6 @@ from dataforge_assets.lib.sources.schema_contract import SchemaContractMode, dlt
 from dataforge_assets.lib.sources.spec import FreshnessSpec, RetrySpec, ScheduleSpec
 from dataforge_assets.lib.warehouse import Warehouse
 
-# Every DuckDB writer shares this pool (limit 1 in dagster.yaml): DuckDB has one writing process.
-WAREHOUSE_WRITER_POOL = "warehouse_writer"
-
 
 class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
     """A data source loaded by dlt into `raw.<table>` assets, with its schedule."""
@@ -68,7 +65,6 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
             name=f"raw_{self.name}",
             specs=build_dlt_asset_specs(self.dlt_source(env), make_pipeline(self.name, env), translator),
             can_subset=True,
-            pool=WAREHOUSE_WRITER_POOL,
             retry_policy=retry_policy(self.retry.max_retries, self.retry.delay_seconds),
         )
         def _raw_assets(
@@ -82,7 +78,8 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
             except MissingSecretError as error:
                 # Retrying cannot set an env var: fail at once, naming the variable (never its value).
                 raise dg.Failure(f"source `{component.name}`: {error}", allow_retries=False) from None
-            with warehouse.session():
+            # Two loads of one source never interleave (its dlt pipeline and its raw tables).
+            with warehouse.session(), warehouse.table_lock(RAW_SCHEMA, component.name):
                 results = dlt.run(
                     context=context,
                     dlt_source=component.dlt_source(run_env, component.fresh_tables(warehouse)),

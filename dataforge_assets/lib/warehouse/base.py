@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
 
 import dagster as dg
 import pyarrow as pa
+from pydantic import PrivateAttr
+
+from dataforge_assets.lib.worker_process import Worker
 
 WriteMode = Literal["replace", "append"]
 
@@ -18,10 +22,35 @@ class Warehouse(dg.ConfigurableResource):
     Subclasses implement every method; assets depend on this type, never on a concrete warehouse.
     """
 
+    _run_id: str | None = PrivateAttr(default=None)
+    _log: Any = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        # Every run that touches the warehouse says which process executes it: the dead-run sensor
+        # (operations/dead_runs.py) fails the run when that process is gone.
+        self._log = context.log
+        run = context.run
+        if run is not None and context.instance is not None:
+            self._run_id = run.run_id
+            context.instance.add_run_tags(run.run_id, Worker.this_process().tags())
+
+    def _info(self, message: str) -> None:
+        if self._log is not None:
+            self._log.info(message)
+        else:
+            logging.getLogger(__name__).info(message)
+
     @contextmanager
-    def session(self) -> Iterator[None]:
+    def session(self, read_only: bool = False) -> Iterator[None]:
         """Hold the warehouse open for one step, so the many short operations in it share one
-        opening (and one flush to disk) instead of paying for it each. Re-entrant."""
+        opening (and one flush to disk) instead of paying for it each. Re-entrant. Writers are
+        serialized; `read_only` sessions (checks that only read) may share the warehouse."""
+        yield
+
+    @contextmanager
+    def table_lock(self, schema: str, table: str) -> Iterator[None]:
+        """Keep other processes from writing schema.table until the block ends (released if this
+        process dies). A no-op where the session already serializes every writer (DuckDB)."""
         yield
 
     @contextmanager

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import dlt
@@ -16,6 +17,7 @@ from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from pydantic import Field, PrivateAttr
 
 from dataforge_assets.lib.warehouse.base import Warehouse, WriteMode
+from dataforge_assets.lib.warehouse.writer_lock import held_by_this_process, lock_path_for, writer_lock
 
 USER_AGENT = "dagster"
 
@@ -33,38 +35,77 @@ class DuckDBWarehouse(DuckDBResource, Warehouse):
         default={"memory_limit": "256MB", "preserve_insertion_order": False},
         description="DuckDB settings, https://duckdb.org/docs/sql/configuration.html",
     )
+    # How long a run waits for another process's hold on the warehouse before it fails.
+    lock_timeout_seconds: float = Field(
+        default=7200, description="Wait at most this long for the writer lock."
+    )
+    lock_log_interval_seconds: float = Field(
+        default=30, description="While waiting, log the holder this often."
+    )
 
     # The connection of this thread's open transaction(), if any: every operation of the thread uses it.
     _pinned: threading.local = PrivateAttr(default_factory=threading.local)
 
     @contextmanager
-    def get_connection(self) -> Iterator[duckdb.DuckDBPyConnection]:
+    def get_connection(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
         pinned = getattr(self._pinned, "con", None)
         if pinned is not None:
             yield pinned
             return
-        # DuckDB refuses a second connection to a database open in this process with other connect
-        # options, and dlt connects with the user agent only and SETs the rest: do the same, so
-        # dlt's connections and ours share one open database.
-        con = backoff(
-            fn=duckdb.connect,
-            retry_on=(RuntimeError, duckdb.IOException),
-            kwargs={"database": self.database, "config": {"custom_user_agent": USER_AGENT}},
-            max_retries=10,
-        )
-        try:
-            for name, value in self.connection_config.items():
-                con.execute(f"SET GLOBAL {name} = {_sql_literal(value)}")
-            yield con
-        finally:
-            con.close()
+        # Every connection is made under the writer lock (writer_lock.py): exclusive unless read-only,
+        # or whatever this process's open session already holds.
+        with self._locked(read_only):
+            read_only = held_by_this_process(self._lock_path) == "shared" if self._lock_path else read_only
+            # DuckDB refuses a second connection to a database open in this process with other connect
+            # options, and dlt connects with the user agent only and SETs the rest: do the same, so
+            # dlt's connections and ours share one open database.
+            con = backoff(
+                fn=duckdb.connect,
+                retry_on=(RuntimeError, duckdb.IOException),
+                kwargs={
+                    "database": self.database,
+                    "read_only": read_only,
+                    "config": {"custom_user_agent": USER_AGENT},
+                },
+                max_retries=10,
+            )
+            try:
+                for name, value in self.connection_config.items():
+                    con.execute(f"SET GLOBAL {name} = {_sql_literal(value)}")
+                yield con
+            finally:
+                con.close()
 
     @contextmanager
-    def session(self) -> Iterator[None]:
+    def session(self, read_only: bool = False) -> Iterator[None]:
         # DuckDB keeps a database open in a process while any connection to it is open: opening the
         # file costs ~30 ms and closing it a checkpoint, which a pipeline run otherwise paid ~80 times
-        # (benchmarks/README.md). The file stays locked to this process only until the step ends.
-        with self.get_connection():
+        # (benchmarks/README.md). The file (and the writer lock) stay held only until the step ends.
+        with self.get_connection(read_only=read_only):
+            yield
+
+    @property
+    def _lock_path(self) -> Path | None:
+        return lock_path_for(self.database)
+
+    @contextmanager
+    def _locked(self, read_only: bool) -> Iterator[None]:
+        path = self._lock_path
+        if path is None:
+            yield
+            return
+        # Inside a session, a connection takes what the session holds; alone, it writes unless told.
+        exclusive = (
+            not read_only if held_by_this_process(path) is None else held_by_this_process(path) == "exclusive"
+        )
+        with writer_lock(
+            path,
+            exclusive=exclusive,
+            run_id=self._run_id,
+            timeout_seconds=self.lock_timeout_seconds,
+            log_every_seconds=self.lock_log_interval_seconds,
+            log=self._info,
+        ):
             yield
 
     @contextmanager

@@ -17,13 +17,18 @@ from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 from pydantic import PrivateAttr
 
 from dataforge_assets.lib.warehouse.base import Warehouse, WriteMode
+from dataforge_assets.lib.warehouse.postgres_lock import advisory_lock
 from dataforge_assets.lib.warehouse.postgres_types import arrow_schema_for, pg_type_for
+from dataforge_assets.lib.worker_process import Worker
 
 
 class PostgresWarehouse(Warehouse):
     """A PostgreSQL database reached by a SQLAlchemy URL (give it as dg.EnvVar: the URL holds the password)."""
 
     url: str
+    # How long a writer waits for another writer of the same table before it fails.
+    lock_timeout_seconds: float = 7200
+    lock_log_interval_seconds: float = 30
 
     _engine: sa.Engine | None = PrivateAttr(default=None)
     # The connection of this thread's open transaction(), if any: every operation of the thread uses it.
@@ -71,6 +76,26 @@ class PostgresWarehouse(Warehouse):
         finally:
             self._pinned.con = None
             con.close()
+
+    @contextmanager
+    def table_lock(self, schema: str, table: str) -> Iterator[None]:
+        # Its own connection, outside the pool: the lock lives exactly as long as that connection.
+        holder = f"dataforge run {self._run_id or '-'} {Worker.this_process().describe()}"
+        with advisory_lock(
+            self._detached_connection,
+            f"dataforge:{schema}.{table}",
+            holder,
+            self.lock_timeout_seconds,
+            self.lock_log_interval_seconds,
+            self._info,
+        ):
+            yield
+
+    def _detached_connection(self) -> Any:
+        # Taken out of the pool for good: closing it ends the session (and its advisory locks).
+        pooled = self.engine.raw_connection()
+        pooled.detach()
+        return pooled.driver_connection
 
     @contextmanager
     def _cursor(self) -> Iterator[Any]:
