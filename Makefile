@@ -18,7 +18,7 @@ PG_DAGSTER_HOME := $(DATAFORGE_HOME)/dagster_home_postgres
 PG_STACK := DAGSTER_HOME="$(PG_DAGSTER_HOME)" DATAFORGE_WAREHOUSE=postgres \
 	DATAFORGE_POSTGRES_URL="$${DATAFORGE_POSTGRES_URL:-$(PG_WAREHOUSE_URL)}"
 
-.PHONY: install demo test dev lint clean bench postgres-home demo-postgres dev-postgres browser
+.PHONY: install demo test dev lint clean bench chaos postgres-home demo-postgres dev-postgres browser
 
 $(UV):
 	$(PYTHON) -m venv .tools
@@ -70,6 +70,12 @@ BENCH_VENV := $(CURDIR)/.venv-bench
 bench: $(UV)
 	UV_PROJECT_ENVIRONMENT=$(BENCH_VENV) $(UV) sync --frozen --no-dev --group bench --python $(PYTHON)
 	$(BENCH_VENV)/bin/python -m benchmarks.run --rows $(BENCH_ROWS)
+
+# The fault-injection suite, long version: 100 kill -9 per warehouse at random moments of every phase,
+# cut PostgreSQL connections, concurrent writers; writes docs/reliability.md (about an hour).
+CHAOS_ARGS ?= --kills 100 --series 10 --cuts 10
+chaos: install
+	$(BIN)/python -m dataforge_assets_tests.chaos $(CHAOS_ARGS)
 
 lint: install
 	$(BIN)/ruff check dataforge_assets dataforge_assets_tests benchmarks
