@@ -6,12 +6,16 @@ is `make chaos` (dataforge_assets_tests/chaos/), which writes docs/reliability.m
 from __future__ import annotations
 
 import random
+import shutil
 from pathlib import Path
 
+import duckdb
 import pytest
 
+from dataforge_assets_tests.chaos.deliveries import read_expected
 from dataforge_assets_tests.chaos.lab import lab
 from dataforge_assets_tests.chaos.scenarios import Result, connection_cuts, kill_series, start
+from dataforge_assets_tests.chaos.verify import verify
 
 SEED = 20261201
 # The first kill hits an empty warehouse mid-dlt-load; then one point of each phase, early steps twice
@@ -42,8 +46,29 @@ def test_kill_9_in_every_phase_loses_and_duplicates_nothing_on_duckdb(tmp_path: 
         result = kill_series(
             here, len(DUCKDB_POINTS), len(DUCKDB_POINTS), random.Random(SEED), 1.0, DUCKDB_POINTS
         )
+        expected = read_expected(here.env, here.deliveries.weather)
+        tampered = tmp_path / "tampered.duckdb"
+        shutil.copy(here.env.duckdb_path, tampered)
     assert_exact(result, len(DUCKDB_POINTS))
     assert set(result.faults_by_phase) == {"dlt", "normalized", "checks", "stats"}
+
+    # The comparison sees what it must: one row lost, one duplicated, one not replaced by its newest version.
+    with duckdb.connect(str(tampered)) as con:
+        con.execute(
+            "DELETE FROM normalized.flights WHERE rowid = (SELECT min(rowid) FROM normalized.flights)"
+        )
+        con.execute("INSERT INTO quarantine.flights SELECT * FROM quarantine.flights LIMIT 1")
+        con.execute(
+            "UPDATE normalized.flights SET dep_delay = dep_delay + 1 "
+            "WHERE rowid = (SELECT max(rowid) FROM normalized.flights)"
+        )
+
+    def sql(query: str) -> list[tuple]:
+        with duckdb.connect(str(tampered), read_only=True) as con:
+            return con.execute(query).fetchall()
+
+    found = verify(sql, expected)
+    assert (found.lost, found.duplicated, found.stale) == (1, 1, 1), found.notes
 
 
 @pytest.mark.postgres

@@ -44,6 +44,11 @@ def run_suite(
     rng = random.Random(seed)
     results: list[Result] = []
 
+    def progress(result: Result) -> None:
+        """A series ended: the scoreboard shows the scenario so far (a stopped run keeps its figures)."""
+        if report is not None:
+            scoreboard.write(report, [*results, result], command, seed)
+
     def record(result: Result) -> None:
         results.append(result)
         f = result.findings
@@ -63,7 +68,7 @@ def run_suite(
         with lab(root / warehouse, warehouse) as here:
             start(here)
             if kills:
-                record(kill_series(here, kills, series, rng, max_delay))
+                record(kill_series(here, kills, series, rng, max_delay, progress=progress))
             if warehouse == "postgres" and cuts:
                 record(connection_cuts(here, cuts, rng, max_delay))
             if concurrent:

@@ -9,7 +9,7 @@ import statistics
 import subprocess
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import dagster as dg
@@ -80,6 +80,7 @@ def kill_series(
     rng: random.Random,
     max_delay: float,
     points: Sequence[tuple[str, str]] = (),
+    progress: Callable[[Result], None] = lambda result: None,
 ) -> Result:
     """`kills` SIGKILLs spread over the phases (a random phase, then a random step of it; or `points`
     in turn), a random delay after the step starts; a clean run after every `series` kills."""
@@ -106,6 +107,8 @@ def kill_series(
             since_clean += 1
         if since_clean >= series or result.faults >= kills:
             _recover(lab, result)
+            result.seconds = time.monotonic() - began
+            progress(result)
             since_clean = 0
     result.seconds = time.monotonic() - began
     return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import platform
 import sys
 from collections.abc import Sequence
@@ -32,25 +33,43 @@ After each series one clean run; then the warehouse is compared with the landed 
 """
 
 
-def render(results: Sequence[Result], command: str, seed: int) -> str:
-    lines = [
-        HEADER,
-        f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; command: `{command}`; seed {seed}",
-        f"- machine: {platform.platform()}, Python {sys.version.split()[0]}",
-        "",
-        "| scenario | warehouse | runs | faults | faults per phase | lost | duplicated | stale | split loads "
-        "| stats off | failed clean runs | lock errors | recover (s) | result |",
-        "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
-    ]
-    for r in results:
-        phases = ", ".join(f"{p} {n}" for p, n in sorted(r.faults_by_phase.items())) or "-"
-        f = r.findings
-        lines.append(
-            f"| {r.scenario} | {r.warehouse} | {r.runs} | {r.faults} | {phases} | {f.lost} | {f.duplicated} "
-            f"| {f.stale} | {f.misplaced_loads} | {f.stats_mismatches} | {r.clean_runs_failed} | {r.lock_errors} "
-            f"| {r.recovery} | {'exact' if r.passed else 'FAILED'} |"
+TABLE_HEAD = [
+    "| scenario | warehouse | runs | faults | faults per phase | lost | duplicated | stale | split loads "
+    "| stats off | failed clean runs | lock errors | recover (s) | result |",
+    "|---|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---|---|",
+]
+
+
+def _row(r: Result) -> str:
+    phases = ", ".join(f"{p} {n}" for p, n in sorted(r.faults_by_phase.items())) or "-"
+    f = r.findings
+    return (
+        f"| {r.scenario} | {r.warehouse} | {r.runs} | {r.faults} | {phases} | {f.lost} | {f.duplicated} "
+        f"| {f.stale} | {f.misplaced_loads} | {f.stats_mismatches} | {r.clean_runs_failed} | {r.lock_errors} "
+        f"| {r.recovery} | {'exact' if r.passed else 'FAILED'} |"
+    )
+
+
+def render(results: Sequence[Result], command: str, seed: int, keep: str = "") -> str:
+    """The scoreboard of `results`, keeping what `keep` (the file as it was) says about other warehouses,
+    so one process per warehouse can share the file."""
+    mine = {r.warehouse for r in results}
+    runs, rows, notes = [], [], []
+    for line in keep.splitlines():
+        if line.startswith("- run on ") and line.split()[3].rstrip(":") not in mine:
+            runs.append(line)
+        elif line.startswith("| ") and line not in TABLE_HEAD and line.split(" | ")[1] not in mine:
+            rows.append(line)
+        elif line.startswith("- [") and line[3:].split("]")[0] not in mine:
+            notes.append(line)
+    machine = f"{platform.platform()}, Python {sys.version.split()[0]}"
+    for warehouse in sorted(mine):
+        runs.append(
+            f"- run on {warehouse}: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, `{command}`, seed {seed}, {machine}"
         )
-    notes = [f"- {r.scenario} ({r.warehouse}): {n}" for r in results for n in r.findings.notes]
+    rows += [_row(r) for r in results]
+    notes += [f"- [{r.warehouse}] {r.scenario}: {n}" for r in results for n in r.findings.notes]
+    lines = [HEADER, *sorted(runs), "", *TABLE_HEAD, *rows]
     if notes:
         lines += ["", "## Findings", "", *notes]
     return "\n".join(lines) + "\n"
@@ -58,4 +77,7 @@ def render(results: Sequence[Result], command: str, seed: int) -> str:
 
 def write(path: Path, results: Sequence[Result], command: str, seed: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(results, command, seed))
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # two suites (one per warehouse) may write at once
+        keep = path.read_text() if path.exists() else ""
+        path.write_text(render(results, command, seed, keep))
