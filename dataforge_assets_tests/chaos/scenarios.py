@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -159,12 +160,13 @@ def concurrent_writers(lab: Lab, rng: random.Random) -> Result:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+    since = datetime.now(UTC)
     try:
         lab.deliveries.next(rng)
         both = [Run(lab.process_env, lab.log(f"concurrent_{n}")) for n in (1, 2)]
         outcomes = [run.finish(RUN_TIMEOUT) for run in both]
         result.runs += 2
-        sensor_runs = _wait_for_sensor_runs(lab)
+        sensor_runs = _wait_for_sensor_runs(lab, since)
         result.runs += len(sensor_runs)
         for outcome in outcomes:
             if outcome.returncode != 0:
@@ -203,21 +205,21 @@ def instance_for(lab: Lab) -> dg.DagsterInstance:
     return dg.DagsterInstance.from_config(lab.process_env["DAGSTER_HOME"])
 
 
-def _wait_for_sensor_runs(lab: Lab) -> list[dg.DagsterRun]:
-    """Runs the daemon launched (landing sensor, automation), once none is queued or running."""
+def _wait_for_sensor_runs(lab: Lab, since: datetime) -> list[dg.DagsterRun]:
+    """Once every run created since `since` has ended (the CLI runs, what the landing sensor and the
+    automation launched, retries of runs killed earlier), the runs the daemon's sensors launched."""
     instance = instance_for(lab)
     deadline = time.monotonic() + RUN_TIMEOUT
     finished = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
+    quiet_since = None
     while time.monotonic() < deadline:
-        launched = [
-            r
-            for r in instance.get_runs()
-            if r.tags.get("dagster/sensor_name") or r.tags.get("dagster/automation_condition")
-        ]
-        if launched and all(r.status in finished for r in launched):
-            time.sleep(5)  # automation may follow the landing run with a downstream one
-            again = [r for r in instance.get_runs() if r.tags.get("dagster/sensor_name")]
-            if len(again) == len(launched) and all(r.status in finished for r in again):
-                return launched
+        runs = [r.dagster_run for r in instance.get_run_records(dg.RunsFilter(created_after=since))]
+        sensor_runs = [r for r in runs if r.tags.get("dagster/sensor_name")]
+        if sensor_runs and all(r.status in finished for r in runs):
+            quiet_since = quiet_since or time.monotonic()
+            if time.monotonic() - quiet_since > 10:  # automation may still follow with a downstream run
+                return sensor_runs
+        else:
+            quiet_since = None
         time.sleep(2)
     return [r for r in instance.get_runs() if r.tags.get("dagster/sensor_name")]
