@@ -4,6 +4,7 @@ processes, real signals; nothing is mocked."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -21,9 +22,12 @@ import pytest
 import yaml
 from dagster._core.test_utils import create_run_for_test
 from dagster._daemon.auto_run_reexecution.auto_run_reexecution import should_retry
+from pytest_httpserver import HTTPServer
 
 from dataforge_assets import ops
 from dataforge_assets.lib.environment import REPO_ROOT, Environment
+from dataforge_assets.lib.operations.alert_channels import AlertChannels
+from dataforge_assets.lib.operations.alert_sensors import alert_on_run_failure
 from dataforge_assets.lib.operations.dead_runs import fail_dead_runs
 from dataforge_assets.lib.warehouse import DuckDBWarehouse
 from dataforge_assets.lib.warehouse.writer_lock import (
@@ -118,8 +122,13 @@ def _status(capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
 
 
 def test_a_writer_killed_holding_the_lock_blocks_no_one_and_its_run_is_failed(
-    home: Home, capsys: pytest.CaptureFixture[str]
+    home: Home, capsys: pytest.CaptureFixture[str], httpserver: HTTPServer
 ) -> None:
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+    alerts = AlertChannels(webhook_url=httpserver.url_for("/hook"))
+    instance = home.instance()
+    with dg.build_sensor_context(instance=instance, resources={"alerts": alerts}) as ctx:
+        alert_cursor = alert_on_run_failure.evaluate_tick(ctx).cursor  # placed at "now", as the daemon does
     first = home.materialize("first")
     try:
         holder = _wait(
@@ -135,7 +144,6 @@ def test_a_writer_killed_holding_the_lock_blocks_no_one_and_its_run_is_failed(
     assert read_holder(home.lock) == holder and holder.run_id
     assert lock_state(home.lock) == "free"
 
-    instance = home.instance()
     assert instance.get_run_by_id(holder.run_id).status == dg.DagsterRunStatus.STARTED
     code, out = _status(capsys)
     assert code == 1 and f"stuck run {holder.run_id}" in out and f"pid {first.pid}" in out, out
@@ -162,6 +170,11 @@ def test_a_writer_killed_holding_the_lock_blocks_no_one_and_its_run_is_failed(
         and "gone" in failure.dagster_event.message
     )
     assert should_retry(run, instance)
+    # ... and the failure alert goes out, saying what happened.
+    with dg.build_sensor_context(instance=instance, cursor=alert_cursor, resources={"alerts": alerts}) as ctx:
+        alert_on_run_failure.evaluate_tick(ctx)
+    (alert,) = [json.loads(request.get_data())["text"] for request, _ in httpserver.log]
+    assert holder.run_id in alert and f"pid {first.pid}" in alert, alert
     # Failed once, not again.
     assert "no dead runs" in str(fail_dead_runs(dg.build_sensor_context(instance=instance)).skip_message)
     code, out = _status(capsys)
