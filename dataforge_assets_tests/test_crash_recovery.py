@@ -29,8 +29,9 @@ from dataforge_assets.lib.environment import REPO_ROOT, Environment
 from dataforge_assets.lib.operations.alert_channels import AlertChannels
 from dataforge_assets.lib.operations.alert_sensors import alert_on_run_failure
 from dataforge_assets.lib.operations.dead_runs import fail_dead_runs
-from dataforge_assets.lib.warehouse import DuckDBWarehouse
+from dataforge_assets.lib.warehouse import DuckDBWarehouse, PostgresWarehouse
 from dataforge_assets.lib.warehouse.writer_lock import (
+    WarehouseLockTimeout,
     lock_path_for,
     lock_state,
     read_holder,
@@ -253,7 +254,7 @@ def test_readers_share_the_warehouse_and_a_writer_waits_for_them(home: Home) -> 
     warehouse = DuckDBWarehouse(database=str(home.env.duckdb_path))
     warehouse.execute("CREATE TABLE t AS SELECT 42 AS answer")
     other = """
-        from dataforge_assets.lib.warehouse import DuckDBWarehouse
+        from dataforge_assets.lib.warehouse import DuckDBWarehouse, PostgresWarehouse
         from dataforge_assets.lib.warehouse.writer_lock import WarehouseLockTimeout
         reader = DuckDBWarehouse(database={db!r})
         with reader.session(read_only=True):
@@ -281,3 +282,35 @@ def test_readers_share_the_warehouse_and_a_writer_waits_for_them(home: Home) -> 
     assert warehouse.scalar("SELECT count(*) FROM t") == 2
     with pytest.raises(Exception, match="read-only"), warehouse.session(read_only=True):
         warehouse.execute("INSERT INTO t VALUES (8)")
+
+
+def test_postgres_writers_of_one_table_take_turns_and_a_killed_holder_frees_it(postgres_url: str) -> None:
+    code = f"""
+        import time
+        from dataforge_assets.lib.warehouse import PostgresWarehouse
+        warehouse = PostgresWarehouse(url={postgres_url!r})
+        with warehouse.table_lock("normalized", "flights"):
+            print("holding", flush=True)
+            time.sleep(600)
+    """
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)], stdout=subprocess.PIPE, text=True
+    )
+    waiter = PostgresWarehouse(url=postgres_url, lock_timeout_seconds=1, lock_log_interval_seconds=0.2)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        # Another table is free: no global limit.
+        with waiter.table_lock("normalized", "weather"):
+            pass
+        with pytest.raises(WarehouseLockTimeout, match=f"pid {holder.pid} on host"):
+            with waiter.table_lock("normalized", "flights"):
+                pass
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait()
+    finally:
+        holder.kill()
+        holder.wait()
+    # Its connection died with it, and the lock with the connection.
+    slow = PostgresWarehouse(url=postgres_url, lock_timeout_seconds=30)
+    with slow.table_lock("normalized", "flights"):
+        pass
