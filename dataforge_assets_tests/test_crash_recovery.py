@@ -4,6 +4,7 @@ processes, real signals; nothing is mocked."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -21,12 +22,16 @@ import pytest
 import yaml
 from dagster._core.test_utils import create_run_for_test
 from dagster._daemon.auto_run_reexecution.auto_run_reexecution import should_retry
+from pytest_httpserver import HTTPServer
 
 from dataforge_assets import ops
 from dataforge_assets.lib.environment import REPO_ROOT, Environment
+from dataforge_assets.lib.operations.alert_channels import AlertChannels
+from dataforge_assets.lib.operations.alert_sensors import alert_on_run_failure
 from dataforge_assets.lib.operations.dead_runs import fail_dead_runs
-from dataforge_assets.lib.warehouse import DuckDBWarehouse
+from dataforge_assets.lib.warehouse import DuckDBWarehouse, PostgresWarehouse
 from dataforge_assets.lib.warehouse.writer_lock import (
+    WarehouseLockTimeout,
     lock_path_for,
     lock_state,
     read_holder,
@@ -118,8 +123,13 @@ def _status(capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
 
 
 def test_a_writer_killed_holding_the_lock_blocks_no_one_and_its_run_is_failed(
-    home: Home, capsys: pytest.CaptureFixture[str]
+    home: Home, capsys: pytest.CaptureFixture[str], httpserver: HTTPServer
 ) -> None:
+    httpserver.expect_request("/hook", method="POST").respond_with_data("ok")
+    alerts = AlertChannels(webhook_url=httpserver.url_for("/hook"))
+    instance = home.instance()
+    with dg.build_sensor_context(instance=instance, resources={"alerts": alerts}) as ctx:
+        alert_cursor = alert_on_run_failure.evaluate_tick(ctx).cursor  # placed at "now", as the daemon does
     first = home.materialize("first")
     try:
         holder = _wait(
@@ -135,7 +145,6 @@ def test_a_writer_killed_holding_the_lock_blocks_no_one_and_its_run_is_failed(
     assert read_holder(home.lock) == holder and holder.run_id
     assert lock_state(home.lock) == "free"
 
-    instance = home.instance()
     assert instance.get_run_by_id(holder.run_id).status == dg.DagsterRunStatus.STARTED
     code, out = _status(capsys)
     assert code == 1 and f"stuck run {holder.run_id}" in out and f"pid {first.pid}" in out, out
@@ -162,6 +171,11 @@ def test_a_writer_killed_holding_the_lock_blocks_no_one_and_its_run_is_failed(
         and "gone" in failure.dagster_event.message
     )
     assert should_retry(run, instance)
+    # ... and the failure alert goes out, saying what happened.
+    with dg.build_sensor_context(instance=instance, cursor=alert_cursor, resources={"alerts": alerts}) as ctx:
+        alert_on_run_failure.evaluate_tick(ctx)
+    (alert,) = [json.loads(request.get_data())["text"] for request, _ in httpserver.log]
+    assert holder.run_id in alert and f"pid {first.pid}" in alert, alert
     # Failed once, not again.
     assert "no dead runs" in str(fail_dead_runs(dg.build_sensor_context(instance=instance)).skip_message)
     code, out = _status(capsys)
@@ -240,7 +254,7 @@ def test_readers_share_the_warehouse_and_a_writer_waits_for_them(home: Home) -> 
     warehouse = DuckDBWarehouse(database=str(home.env.duckdb_path))
     warehouse.execute("CREATE TABLE t AS SELECT 42 AS answer")
     other = """
-        from dataforge_assets.lib.warehouse import DuckDBWarehouse
+        from dataforge_assets.lib.warehouse import DuckDBWarehouse, PostgresWarehouse
         from dataforge_assets.lib.warehouse.writer_lock import WarehouseLockTimeout
         reader = DuckDBWarehouse(database={db!r})
         with reader.session(read_only=True):
@@ -268,3 +282,35 @@ def test_readers_share_the_warehouse_and_a_writer_waits_for_them(home: Home) -> 
     assert warehouse.scalar("SELECT count(*) FROM t") == 2
     with pytest.raises(Exception, match="read-only"), warehouse.session(read_only=True):
         warehouse.execute("INSERT INTO t VALUES (8)")
+
+
+def test_postgres_writers_of_one_table_take_turns_and_a_killed_holder_frees_it(postgres_url: str) -> None:
+    code = f"""
+        import time
+        from dataforge_assets.lib.warehouse import PostgresWarehouse
+        warehouse = PostgresWarehouse(url={postgres_url!r})
+        with warehouse.table_lock("normalized", "flights"):
+            print("holding", flush=True)
+            time.sleep(600)
+    """
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code)], stdout=subprocess.PIPE, text=True
+    )
+    waiter = PostgresWarehouse(url=postgres_url, lock_timeout_seconds=1, lock_log_interval_seconds=0.2)
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        # Another table is free: no global limit.
+        with waiter.table_lock("normalized", "weather"):
+            pass
+        with pytest.raises(WarehouseLockTimeout, match=f"pid {holder.pid} on host"):
+            with waiter.table_lock("normalized", "flights"):
+                pass
+        os.kill(holder.pid, signal.SIGKILL)
+        holder.wait()
+    finally:
+        holder.kill()
+        holder.wait()
+    # Its connection died with it, and the lock with the connection.
+    slow = PostgresWarehouse(url=postgres_url, lock_timeout_seconds=30)
+    with slow.table_lock("normalized", "flights"):
+        pass

@@ -108,11 +108,11 @@ def test_the_instance_config_is_the_production_one(
         assert isinstance(instance.run_coordinator, QueuedRunCoordinator)
         assert instance.run_retries_enabled and instance.run_retries_max_retries == 1
         assert instance.run_monitoring_enabled
+        assert instance.run_monitoring_settings["free_slots_after_run_end_seconds"] > 0
         config = instance.get_concurrency_config()
-        assert config.pool_config.default_pool_limit == 1  # so `warehouse_writer` has one slot
         assert config.run_queue_config.max_concurrent_runs == 4
-        # The run's steps took and gave back the pool's slot.
-        assert instance.event_log_storage.get_concurrency_info("warehouse_writer").slot_count == 1
+        # No step waited on a pool slot (one held by a killed run would block every writer after it).
+        assert not instance.event_log_storage.get_concurrency_keys()
         assert instance.get_runs_count() == 1
 
 

@@ -92,10 +92,10 @@ class PostgresWarehouse(Warehouse):
             yield
 
     def _detached_connection(self) -> Any:
-        # Taken out of the pool for good: closing it ends the session (and its advisory locks).
-        pooled = self.engine.raw_connection()
-        pooled.detach()
-        return pooled.driver_connection
+        # A DB-API connection of its own, never pooled: closing it ends the session and its advisory locks.
+        dialect = self.engine.dialect
+        args, kwargs = dialect.create_connect_args(self.engine.url)
+        return dialect.loaded_dbapi.connect(*args, **kwargs)
 
     @contextmanager
     def _cursor(self) -> Iterator[Any]:
