@@ -82,9 +82,11 @@ def kill_series(
     max_delay: float,
     points: Sequence[tuple[str, str]] = (),
     progress: Callable[[Result], None] = lambda result: None,
+    recover_at_end: bool = True,
 ) -> Result:
     """`kills` SIGKILLs spread over the phases (a random phase, then a random step of it; or `points`
-    in turn), a random delay after the step starts; a clean run after every `series` kills."""
+    in turn), a random delay after the step starts; a clean run after every `series` kills (and after
+    the last, unless the caller's next scenario recovers and verifies instead)."""
     result = Result("kill -9 at random points of every phase", lab.warehouse)
     began = time.monotonic()
     phases = sorted({phase for phase, _ in KILL_POINTS})
@@ -106,7 +108,7 @@ def kill_series(
             result.faults += 1
             result.faults_by_phase[phase] += 1
             since_clean += 1
-        if since_clean >= series or result.faults >= kills:
+        if since_clean >= series or (result.faults >= kills and recover_at_end):
             _recover(lab, result)
             result.seconds = time.monotonic() - began
             progress(result)
