@@ -91,13 +91,17 @@ def kill_series(
     began = time.monotonic()
     phases = sorted({phase for phase, _ in KILL_POINTS})
     since_clean = attempts = 0
+    round_robin: list[str] = []
     while result.faults < kills and attempts < kills * 3:
         attempts += 1
         lab.deliveries.next(rng)
         if points:
             phase, marker = points[(attempts - 1) % len(points)]
         else:
-            phase = rng.choice(phases)
+            # Phases in a fresh random order every round, so none is left out by chance.
+            if not round_robin:
+                round_robin = rng.sample(phases, len(phases))
+            phase = round_robin.pop()
             marker = rng.choice([m for p, m in KILL_POINTS if p == phase])
         delay = rng.uniform(0, max_delay)
         outcome = run_with_fault(
