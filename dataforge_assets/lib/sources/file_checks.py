@@ -53,6 +53,10 @@ def read_header(source: str, path: Path, delimiter: str, read_from: Path | None 
         )
     with open(read_from, encoding="utf-8-sig", errors="replace", newline="") as handle:
         header = next(pycsv.reader(handle, delimiter=delimiter), [])
+    if any("\ufffd" in name for name in header):
+        raise BadSourceFile(
+            source, path, "the header is not valid UTF-8 (not a CSV file, or not UTF-8)", row=0
+        )
     blank = [i + 1 for i, name in enumerate(header) if not name.strip()]
     if blank:
         raise BadSourceFile(source, path, f"header column {blank[0]} has no name", row=0)
@@ -177,13 +181,14 @@ def check_keys(source: str, path: Path, frame: pl.LazyFrame, key: Sequence[str],
 
 
 def check_columns(source: str, path: Path, header: Sequence[str], known: Sequence[str]) -> None:
-    """A column earlier loads had must not vanish: its values would silently become NULL."""
+    """A required column (one the table's first load had) must not vanish: its values would silently
+    become NULL. `known`: the required columns."""
     missing = [c for c in known if c not in header]
     if missing:
         raise BadSourceFile(
             source,
             path,
-            f"column(s) {', '.join(map(repr, missing))} missing from the header (earlier loads of this table have "
+            f"column(s) {', '.join(map(repr, missing))} missing from the header (every file of this table must have "
             "them); re-deliver the file with every column",
             column=missing[0],
         )

@@ -143,19 +143,30 @@ class _Candidate:
 def _read_landing(load: FileLoad) -> Iterator[Any]:
     if not load.folder.is_dir():
         raise FileNotFoundError(f"landing folder {load.folder} does not exist")
-    handled: dict[str, dict] = dlt.current.resource_state().setdefault("files", {})
+    state = dlt.current.resource_state()
+    handled: dict[str, dict] = state.setdefault("files", {})
     new = _new_files(load, handled)
     rejections: list[Rejection] = []
     known = _known_columns(load.table.name)
+    # The columns of the table's first load are required of every file; columns a later file brought
+    # (schema evolution) are optional: a file without them loads with NULLs there.
+    if known and "required_columns" not in state:
+        state["required_columns"] = list(known)
+    required = state.get("required_columns", [])
     with tempfile.TemporaryDirectory(prefix="dataforge_landing_") as scratch:
         accepted = []
         for candidate in new:
             try:
-                _inspect(load, candidate, known, Path(scratch))
+                _inspect(load, candidate, known, required, Path(scratch))
                 accepted.append(candidate)
             except BadSourceFile as bad:
                 rejections.append(_rejection(load, candidate, bad))
         union = _union_schema(load, accepted, known, rejections)
+        if not required and accepted:
+            # The first load: what every one of its files has is required from now on.
+            state["required_columns"] = [
+                c for c in union.names if all(c in (a.columns or []) for a in accepted)
+            ]
         merging = load.table.write_disposition == "merge" and bool(load.table.primary_key)
         load_keys = LoadKeys(load.table.primary_key) if merging else None
         batches = _accepted_batches(load, accepted, union, load_keys, rejections, Path(scratch))
@@ -238,7 +249,9 @@ def _readable_path(load: FileLoad, candidate: _Candidate, scratch: Path) -> Path
     return plain
 
 
-def _inspect(load: FileLoad, candidate: _Candidate, known: dict[str, str], scratch: Path) -> None:
+def _inspect(
+    load: FileLoad, candidate: _Candidate, known: dict[str, str], required: list[str], scratch: Path
+) -> None:
     """Structure and columns of a file, before anything of it is read: raises BadSourceFile."""
     path = _readable_path(load, candidate, scratch)
     shown = candidate.landed.path  # messages name the file as landed
@@ -261,7 +274,7 @@ def _inspect(load: FileLoad, candidate: _Candidate, known: dict[str, str], scrat
                     "earlier loads of the table; re-deliver it with the table's type",
                     column=field.name,
                 )
-    check_columns(load.source, shown, candidate.columns, list(known))
+    check_columns(load.source, shown, candidate.columns, required)
     added = [c for c in candidate.columns if c not in known]
     if load.freeze and known and added:
         raise BadSourceFile(

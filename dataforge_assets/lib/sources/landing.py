@@ -38,13 +38,19 @@ def is_temporary(name: str) -> bool:
     return name.startswith(".") or name.lower().endswith(TEMPORARY_SUFFIXES)
 
 
+def matches(name: str, globs: Sequence[str]) -> bool:
+    """A glob matches a file's name, or a gzip file's name without `.gz` (`*.csv` takes `a.csv.gz`)."""
+    plain = name[: -len(".gz")] if name.endswith(".gz") else name
+    return any(fnmatch(name, g) or fnmatch(plain, g) for g in globs)
+
+
 def landed_files(folder: Path, globs: Sequence[str]) -> list[LandedFile]:
     """Files of the folder matching a glob, temporary names left out, by name."""
     if not folder.is_dir():
         return []
     found = []
     for path in sorted(folder.iterdir()):
-        if path.is_file() and not is_temporary(path.name) and any(fnmatch(path.name, g) for g in globs):
+        if path.is_file() and not is_temporary(path.name) and matches(path.name, globs):
             stat = path.stat()
             found.append(LandedFile(path, stat.st_size, stat.st_mtime_ns))
     return found
