@@ -96,10 +96,12 @@ def test_parquet_file_with_a_changed_type_is_set_aside_and_a_widened_one_loads(
     assert materialize(defs, platform.instance).success
     typed(2, pl.String).write_parquet(folder / "b.parquet")  # the delays now arrive as text
     typed(3, pl.Int32).write_parquet(folder / "c.parquet")  # narrower integers: still bigint in dlt
+    typed(4, pl.Int64).write_parquet(folder / "d.parquet")  # in the same load as the narrower ones
     assert materialize(defs, platform.instance).success
     assert platform.sql("SELECT _source_file, count(*) FROM raw.parquet_flights GROUP BY 1 ORDER BY 1") == [
         ("a.parquet", 10),
         ("c.parquet", 10),
+        ("d.parquet", 10),
     ]
     ((name, reason),) = platform.sql("SELECT file_name, reason FROM raw._rejected_files")
     assert name == "b.parquet"

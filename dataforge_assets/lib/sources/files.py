@@ -207,7 +207,11 @@ def _new_files(load: FileLoad, handled: dict[str, dict]) -> list[_Candidate]:
         record = handled.get(landed.name)
         if unchanged_since(record, landed):
             continue
-        identity = Identity(landed.name, landed.size, sha256_of(landed.path))
+        try:
+            identity = Identity(landed.name, landed.size, sha256_of(landed.path))
+        except FileNotFoundError:
+            log.warning(f"file {landed.name!r} vanished while being read; skipped")
+            continue
         if identity.same_as(record):
             record["mtime_ns"] = landed.mtime_ns
             log.info(f"file {landed.name!r}: same name, size and content as already handled; nothing to load")
@@ -298,7 +302,12 @@ def _union_schema(
             continue
         assert candidate.schema is not None
         clash = next(
-            (f for f in candidate.schema if f.name in fields and fields[f.name].type != f.type), None
+            (
+                f
+                for f in candidate.schema
+                if f.name in fields and _dlt_type(fields[f.name].type) != _dlt_type(f.type)
+            ),
+            None,
         )
         if clash is not None:
             accepted.remove(candidate)
@@ -312,7 +321,8 @@ def _union_schema(
             rejections.append(_rejection(load, candidate, bad))
             continue
         for field in candidate.schema:
-            fields.setdefault(field.name, field)
+            # Types dlt stores alike (int32, int64) share the wider one.
+            fields[field.name] = _wider(fields[field.name], field) if field.name in fields else field
     ordered = [fields[c] for c in known if c in fields] + [f for n, f in fields.items() if n not in known]
     return pa.schema(ordered)
 
@@ -360,6 +370,10 @@ def _aligned(batch: pa.Table, union: pa.Schema) -> pa.Table:
         columns.append(batch[name])
         fields.append(batch.schema.field(name))
     return pa.Table.from_arrays(columns, schema=pa.schema(fields))
+
+
+def _wider(a: pa.Field, b: pa.Field) -> pa.Field:
+    return pa.unify_schemas([pa.schema([a]), pa.schema([b])], promote_options="permissive").field(0)
 
 
 def _dlt_type(arrow_type: pa.DataType) -> str:
