@@ -183,7 +183,7 @@ def _read_landing(load: FileLoad) -> Iterator[Any]:
         }
     if rejections:
         for rejection in rejections:
-            log.error(f"rejected file: {rejection.reason}")
+            log.warning(f"file set aside: {rejection.reason}")
         yield dlt.mark.with_hints(
             rejection_rows(rejections),
             dlt.mark.make_hints(table_name=REJECTED_FILES, write_disposition="append", primary_key=[]),
