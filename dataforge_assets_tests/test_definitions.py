@@ -73,5 +73,6 @@ def test_every_table_has_its_quality_checks(platform: Platform) -> None:
             (f"raw/{table}", "row_count_anomaly"),
         } <= checks, table
     assert {("normalized/flights", "tailnum_in_planes"), ("normalized/flights", "dest_in_airports")} <= checks
+    assert ("raw/flights", "rejected_files") in checks  # files sources only
     contract = graph.get_check_spec(dg.AssetCheckKey(dg.AssetKey(["normalized", "weather"]), "contract"))
     assert contract.blocking

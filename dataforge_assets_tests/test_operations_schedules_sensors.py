@@ -80,7 +80,22 @@ def test_landing_sensor_requests_each_file_version_once(platform: Platform) -> N
     assert changed.run_requests[0].run_key != first.run_requests[0].run_key
     assert not tick(changed.cursor).run_requests
 
-    land_flights(platform.env, 2, month_sample(2, 10))
+    # Touched or re-copied unchanged (a new or an old time): the same identity, no run.
+    os.utime(january, ns=(10**18, 10**18))
+    touched = tick(changed.cursor)
+    assert not touched.run_requests
+    os.utime(january, (978_307_200, 978_307_200))
+    assert not tick(touched.cursor).run_requests
+
+    # A file still uploading under a temporary name is not a delivery yet.
+    folder = platform.env.landing_dir / "flights"
+    month_sample(2, 10).write_csv(folder / "flights_2013_02.csv.part", null_value="NA")
+    (folder / ".flights_2013_02.csv").write_text("an editor's swap file")
+    assert not tick(changed.cursor).run_requests
+
+    # Renamed into place with an old modification time (`cp -p`, `rsync -a`): new, requested.
+    (folder / "flights_2013_02.csv.part").rename(folder / "flights_2013_02.csv")
+    os.utime(folder / "flights_2013_02.csv", (978_307_200, 978_307_200))
     added = tick(changed.cursor)
     assert len(added.run_requests) == 1
     assert set(json.loads(added.cursor)) == {"flights_2013_01.csv", "flights_2013_02.csv"}

@@ -182,3 +182,34 @@ def test_the_warehouse_password_never_reaches_events_or_logs(
     assert events and not [e for e in events if secret in str(e)]
     out, err = capfd.readouterr()
     assert "raw" in out + err and secret not in out + err
+
+
+def test_bad_delivery_on_postgres_sets_files_aside_and_evolves_quarantine(pg_platform: Platform) -> None:
+    """On PostgreSQL as on DuckDB: a bad file is set aside in raw._rejected_files, and a new raw column
+    reaches quarantine.flights (ALTER TABLE before COPY) after quarantine already existed."""
+    import polars as pl
+
+    land_reference(pg_platform.env)
+    flow = "raw/flights,raw/airlines,normalized/flights"
+    delay = pl.when(pl.int_range(pl.len()) == 2).then(pl.lit("late")).otherwise(pl.col("dep_delay"))
+    land_flights(pg_platform.env, 1, month_sample(1, 20).with_columns(delay.alias("dep_delay")))
+    pg_platform.materialize(flow)
+
+    land_flights(
+        pg_platform.env, 2, month_sample(2, 20).with_columns(delay.alias("dep_delay"), gate=pl.lit("A3"))
+    )
+    (pg_platform.env.landing_dir / "flights" / "flights_2013_03.csv").write_bytes(b"")
+    result = pg_platform.materialize(flow)
+
+    assert result.success
+    assert pg_platform.sql("SELECT count(*), count(gate) FROM raw.flights") == [(40, 20)]
+    assert pg_platform.sql(
+        "SELECT _source_file, gate, _quarantine_reason FROM quarantine.flights ORDER BY 1"
+    ) == [
+        ("flights_2013_01.csv", None, "dep_delay: late is not a valid Int32"),
+        ("flights_2013_02.csv", "A3", "dep_delay: late is not a valid Int32"),
+    ]
+    ((name, reason),) = pg_platform.sql("SELECT file_name, reason FROM raw._rejected_files")
+    assert name == "flights_2013_03.csv" and "empty (0 bytes" in reason
+    assert not check(result, "raw/flights", "rejected_files").passed
+    assert meta(check(result, "normalized/flights", "reconciliation"))["unaccounted_rows"] == 0

@@ -8,7 +8,6 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from dataforge_assets_tests.bad_input import failure_text
 from dataforge_assets_tests.conftest import Platform
 from dataforge_assets_tests.demo_data import month_sample
 from dataforge_assets_tests.source_yaml import load_source, materialize
@@ -55,10 +54,55 @@ def test_new_column_reaction(platform: Platform, tmp_path: Path, mode: str) -> N
     }
     assert "meal" not in columns
     if mode == "freeze":
-        assert not result.success
-        message = failure_text(result)
-        assert "meal" in message and f"{mode}_flights" in message and "frozen" in message
-        assert platform.count(f"raw.{mode}_flights") == 10  # nothing of the refused load committed
+        # The file bringing the column is set aside whole, with its reason; the run goes on.
+        assert result.success
+        assert platform.count(f"raw.{mode}_flights") == 10
+        reasons = platform.sql("SELECT file_name, reason FROM raw._rejected_files")
+        assert len(reasons) == 1 and reasons[0][0] == "b.csv"
+        assert "new column(s) 'meal'" in reasons[0][1] and "`freeze`" in reasons[0][1]
     else:
         assert result.success
         assert platform.count(f"raw.{mode}_flights") == 20  # rows kept, the new column's values dropped
+
+
+PARQUET = f"""
+    type: dataforge_assets.lib.sources.SourceComponent
+    attributes:
+      name: parquet_drift
+      connection:
+        kind: files
+        folder: landing/parquet_drift
+        tables:
+          - name: parquet_flights
+            glob: "*.parquet"
+            format: parquet
+            primary_key: {KEY}
+      retry:
+        max_retries: 0
+"""
+
+
+def test_parquet_file_with_a_changed_type_is_set_aside_and_a_widened_one_loads(
+    platform: Platform, tmp_path: Path
+) -> None:
+    defs = load_source(tmp_path, PARQUET)
+    folder = platform.env.landing_dir / "parquet_drift"
+    folder.mkdir(parents=True)
+
+    def typed(month: int, delay: pl.DataType) -> pl.DataFrame:
+        return month_sample(month, 10).with_columns(pl.col("dep_delay").cast(pl.Int64).cast(delay))
+
+    typed(1, pl.Int64).write_parquet(folder / "a.parquet")
+    assert materialize(defs, platform.instance).success
+    typed(2, pl.String).write_parquet(folder / "b.parquet")  # the delays now arrive as text
+    typed(3, pl.Int32).write_parquet(folder / "c.parquet")  # narrower integers: still bigint in dlt
+    typed(4, pl.Int64).write_parquet(folder / "d.parquet")  # in the same load as the narrower ones
+    assert materialize(defs, platform.instance).success
+    assert platform.sql("SELECT _source_file, count(*) FROM raw.parquet_flights GROUP BY 1 ORDER BY 1") == [
+        ("a.parquet", 10),
+        ("c.parquet", 10),
+        ("d.parquet", 10),
+    ]
+    ((name, reason),) = platform.sql("SELECT file_name, reason FROM raw._rejected_files")
+    assert name == "b.parquet"
+    assert "column 'dep_delay' is text here but bigint in earlier loads" in reason

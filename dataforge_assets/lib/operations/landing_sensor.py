@@ -1,33 +1,41 @@
 """The landing-folder sensor: a new or changed file in a files source's folder loads that source only.
 
-The cursor (kept by the Dagster instance, so it survives a daemon restart) maps each file name to the
-modification time and size it was last seen with; a file is requested again only when one of them changes.
+Files are known by identity (name, size, sha256; `sources/landing.py`), not by modification time: a
+file landing with an old time (`cp -p`, `rsync -a`, a late re-delivery) is new, and a file touched or
+re-copied unchanged is not. The cursor (kept by the Dagster instance, so it survives a daemon
+restart) maps each file name to the identity it was last seen with, plus its size and time, so an
+unchanged file is not hashed again. Temporary names (`.part`, `.tmp`, `~`, dot-files) are ignored.
 """
 
 import hashlib
 import json
 from collections.abc import Sequence
-from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
 import dagster as dg
 
 from dataforge_assets.lib.environment import Environment, sensor_interval_seconds
+from dataforge_assets.lib.sources.landing import landed_files, sha256_of, unchanged_since
 
 DEFAULT_INTERVAL_SECONDS = 30
 
 
-def seen_files(folder: Path, globs: Sequence[str]) -> dict[str, str]:
-    """name -> "mtime_ns:size" of every file in the folder matching one of the globs."""
-    if not folder.is_dir():
-        return {}
+def seen_files(folder: Path, globs: Sequence[str], known: dict[str, dict] | None = None) -> dict[str, dict]:
+    """name -> {size, sha256, mtime_ns} of every file in the folder matching one of the globs; a file
+    whose size and time are as in `known` keeps its known hash."""
+    known = known or {}
     found = {}
-    for path in sorted(folder.iterdir()):
-        if path.is_file() and any(fnmatch(path.name, g) for g in globs):
-            stat = path.stat()
-            found[path.name] = f"{stat.st_mtime_ns}:{stat.st_size}"
+    for landed in landed_files(folder, globs):
+        record = known.get(landed.name)
+        record = record if isinstance(record, dict) else None  # cursors before identities held text
+        sha = record["sha256"] if unchanged_since(record, landed) else sha256_of(landed.path)
+        found[landed.name] = {"size": landed.size, "sha256": sha, "mtime_ns": landed.mtime_ns}
     return found
+
+
+def _identity(record: dict | None) -> tuple | None:
+    return (record.get("size"), record.get("sha256")) if isinstance(record, dict) else None
 
 
 def landing_folder_sensor(
@@ -47,13 +55,18 @@ def landing_folder_sensor(
         default_status=dg.DefaultSensorStatus.RUNNING,
     )
     def _sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult | dg.SkipReason:
-        known: dict[str, str] = json.loads(context.cursor) if context.cursor else {}
-        current = seen_files(folder, globs)
-        changed = sorted(name for name, stamp in current.items() if known.get(name) != stamp)
+        known: dict[str, dict] = json.loads(context.cursor) if context.cursor else {}
+        current = seen_files(folder, globs, known)
+        changed = sorted(n for n, r in current.items() if _identity(known.get(n)) != _identity(r))
         if not changed:
+            if current != {n: known.get(n) for n in current}:  # only times changed: remember them
+                return dg.SensorResult(
+                    skip_reason=f"no new or changed file in {folder}",
+                    cursor=json.dumps({**known, **current}, sort_keys=True),
+                )
             return dg.SkipReason(f"no new or changed file in {folder}")
         # The run key makes a re-evaluated tick idempotent: the same file versions never launch twice.
-        versions = ",".join(f"{name}@{current[name]}" for name in changed)
+        versions = ",".join(f"{name}@{current[name]['size']}:{current[name]['sha256']}" for name in changed)
         run_key = f"{source_name}:{hashlib.sha1(versions.encode()).hexdigest()}"
         context.log.info(f"{source_name}: new or changed file(s) {changed}")
         return dg.SensorResult(

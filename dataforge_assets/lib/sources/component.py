@@ -1,7 +1,7 @@
 """SourceComponent: the YAML-declared source. Adding a source is adding a defs.yaml, not Python."""
 
 from collections.abc import Collection, Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import dagster as dg
@@ -21,6 +21,7 @@ from dataforge_assets.lib.sources.pipeline import (
     make_dlt_source,
     make_pipeline,
 )
+from dataforge_assets.lib.sources.rejected_files import rejected_files_check, rejections_since
 from dataforge_assets.lib.sources.schema_contract import SchemaContractMode, dlt_schema_contract
 from dataforge_assets.lib.sources.spec import FreshnessSpec, RetrySpec, ScheduleSpec
 from dataforge_assets.lib.warehouse import Warehouse
@@ -39,8 +40,19 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
     # Reaction to schema drift (dlt schema contracts): evolve (default), freeze, discard_row, discard_value.
     schema_contract: SchemaContractMode | None = None
 
+    @property
+    def is_files(self) -> bool:
+        return getattr(self.connection, "kind", None) == "files"
+
     def dlt_source(self, env: Environment, fresh_tables: Collection[str] = ()) -> Any:
-        return make_dlt_source(self.name, self.connection.dlt_resources(self.name, env.home, fresh_tables))
+        if self.is_files:
+            # A files source applies `freeze` per file (a file bringing a new column is set aside).
+            resources = self.connection.dlt_resources(
+                self.name, env.home, fresh_tables, schema_contract=self.schema_contract
+            )
+        else:
+            resources = self.connection.dlt_resources(self.name, env.home, fresh_tables)
+        return make_dlt_source(self.name, resources)
 
     def fresh_tables(self, warehouse: Warehouse) -> list[str]:
         """Raw tables with no rows yet: a load into them has nothing to merge with."""
@@ -78,6 +90,7 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
             except MissingSecretError as error:
                 # Retrying cannot set an env var: fail at once, naming the variable (never its value).
                 raise dg.Failure(f"source `{component.name}`: {error}", allow_retries=False) from None
+            started = datetime.now(UTC)
             # Two loads of one source never interleave (its dlt pipeline and its raw tables).
             with warehouse.session(), warehouse.table_lock(RAW_SCHEMA, component.name):
                 results = dlt.run(
@@ -91,10 +104,16 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
                 with bad_input_fails_without_retry(component.name):
                     for result in explain_failure(component.name, results):
                         table = result.asset_key.path[-1]
+                        rejected = (
+                            _report_rejections(context, warehouse, table, started)
+                            if component.is_files
+                            else {}
+                        )
                         yield dg.MaterializeResult(
                             asset_key=result.asset_key,
                             metadata={
                                 **(result.metadata or {}),
+                                **rejected,
                                 "rows_loaded": (result.metadata or {}).get("rows_loaded", 0),
                                 **table_metadata(warehouse, RAW_SCHEMA, table),
                             },
@@ -112,7 +131,25 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
                 )
             )
         sensors = landing_sensors_for(self.name, self.connection, _raw_assets, env)
-        return dg.Definitions(assets=[_raw_assets], schedules=schedules, sensors=sensors)
+        checks = (
+            [rejected_files_check(t.name, WAREHOUSE_WRITER_POOL) for t in self.connection.tables]
+            if self.is_files
+            else []
+        )
+        return dg.Definitions(assets=[_raw_assets], asset_checks=checks, schedules=schedules, sensors=sensors)
+
+
+def _report_rejections(
+    context: dg.AssetExecutionContext, warehouse: Warehouse, table: str, since: datetime
+) -> dict[str, Any]:
+    """Files of this run set aside: logged one by one and listed in the materialization's metadata."""
+    rejected = rejections_since(warehouse, table, since)
+    for row in rejected:
+        context.log.warning(f"raw/{table}: file set aside, {row['reason']}")
+    return {
+        "rejected_files": dg.MetadataValue.json(rejected),
+        "rejected_file_count": len(rejected),
+    }
 
 
 def _has_rows(warehouse: Warehouse, table: str) -> bool:

@@ -2,8 +2,9 @@
 
 polars reads a short row as NULLs and reports bad UTF-8 or broken quoting without a row number, so
 each file is first scanned line by line (vectorised, in polars): every problem is reported with the
-source, the file, the row and the column, and nothing of the load is committed. The file stays in
-the landing folder; fixing or replacing it and re-running loads it.
+source, the file, the row and the column. A file failing a check is set aside whole (recorded in
+`raw._rejected_files`) and stays in the landing folder; the other files of the delivery load. A fixed
+file dropped again is a new file (its content hash differs) and loads on the next run.
 """
 
 from __future__ import annotations
@@ -31,29 +32,55 @@ class BadSourceFile(ValueError):
         if column is not None:
             where.append(f"column {column!r}")
         self.source, self.path, self.row, self.column, self.problem = source, path, row, column, problem
+        self.where = ", ".join(where)
         super().__init__(
-            f"{', '.join(where)}: {problem}. Nothing of this load was committed and the file stays in "
-            f"{path.parent}: fix or replace it, then re-run."
+            f"{self.where}: {problem}. The file was set aside and stays in {path.parent}: fix or replace "
+            "it there and it loads on the next run."
         )
 
+    def problem_text(self) -> str:
+        """Where and what, without the advice: the reason recorded in `raw._rejected_files`."""
+        return f"{self.where}: {self.problem}"
 
-def read_header(source: str, path: Path, delimiter: str) -> list[str]:
-    if path.stat().st_size == 0:
+
+def read_header(source: str, path: Path, delimiter: str, read_from: Path | None = None) -> list[str]:
+    """The header row (a UTF-8 byte order mark is dropped, as polars does). `read_from`: the file's
+    decompressed copy, when `path` is compressed."""
+    read_from = read_from or path
+    if read_from.stat().st_size == 0:
         raise BadSourceFile(
             source, path, "the file is empty (0 bytes, not even a header): an upload cut short?"
         )
-    with open(path, encoding="utf-8", errors="replace", newline="") as handle:
-        return next(pycsv.reader(handle, delimiter=delimiter), [])
+    with open(read_from, encoding="utf-8-sig", errors="replace", newline="") as handle:
+        header = next(pycsv.reader(handle, delimiter=delimiter), [])
+    if any("\ufffd" in name for name in header):
+        raise BadSourceFile(
+            source, path, "the header is not valid UTF-8 (not a CSV file, or not UTF-8)", row=0
+        )
+    blank = [i + 1 for i, name in enumerate(header) if not name.strip()]
+    if blank:
+        raise BadSourceFile(source, path, f"header column {blank[0]} has no name", row=0)
+    repeated = sorted({name for name in header if header.count(name) > 1})
+    if repeated:
+        raise BadSourceFile(
+            source,
+            path,
+            f"the header names column(s) {', '.join(map(repr, repeated))} twice",
+            column=repeated[0],
+        )
+    return header
 
 
-def check_lines(source: str, path: Path, header: Sequence[str], delimiter: str) -> None:
+def check_lines(
+    source: str, path: Path, header: Sequence[str], delimiter: str, read_from: Path | None = None
+) -> None:
     """Every data row has the header's number of fields, balanced quotes and valid UTF-8.
 
     Row numbers count data rows from 1 (as `_source_row` does). A quoted value spanning lines is
     reported as broken quoting: the platform's CSV sources keep one record per line.
     """
     lines = pl.scan_csv(
-        path,
+        read_from or path,
         has_header=False,
         separator="\x1f",
         quote_char=None,
@@ -154,13 +181,14 @@ def check_keys(source: str, path: Path, frame: pl.LazyFrame, key: Sequence[str],
 
 
 def check_columns(source: str, path: Path, header: Sequence[str], known: Sequence[str]) -> None:
-    """A column earlier loads had must not vanish: its values would silently become NULL."""
+    """A required column (one the table's first load had) must not vanish: its values would silently
+    become NULL. `known`: the required columns."""
     missing = [c for c in known if c not in header]
     if missing:
         raise BadSourceFile(
             source,
             path,
-            f"column(s) {', '.join(map(repr, missing))} missing from the header (earlier loads of this table have "
+            f"column(s) {', '.join(map(repr, missing))} missing from the header (every file of this table must have "
             "them); re-deliver the file with every column",
             column=missing[0],
         )

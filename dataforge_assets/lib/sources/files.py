@@ -1,14 +1,23 @@
 """The `files` source kind: CSV/Parquet drops in a landing folder, loaded as Arrow.
 
-Incremental on the files' modification time (dlt's filesystem resource keeps the cursor in the
-destination), so a re-run reads only new or changed files; merge on the primary key makes a
-re-delivered file replace its rows instead of duplicating them.
+Each file is its own unit: known by identity (name, size, sha256; `landing.py`), read and checked
+alone, and either loaded or set aside whole in `raw._rejected_files` with its reason, never blocking
+the other files of the delivery. The identities of the files handled live in dlt's resource state,
+which dlt commits in the destination with the load. Files of one load are aligned to one column set
+(dlt buffers a table's Arrow batches together, and they must share a schema). Merge on the primary
+key makes a changed file replace its rows instead of duplicating them.
 """
 
 from __future__ import annotations
 
+import gzip
 import logging
+import shutil
+import tempfile
+import time
+import zlib
 from collections.abc import Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,10 +25,26 @@ import dagster as dg
 import dlt
 import polars as pl
 import pyarrow as pa
-from dlt.sources.filesystem import FileItemDict, filesystem
+import pyarrow.parquet as pq
+from dlt.common.libs.pyarrow import get_column_type_from_py_arrow
 
-from dataforge_assets.lib.sources.file_checks import check_columns, check_keys, check_lines, read_header
+from dataforge_assets.lib.sources.file_checks import (
+    BadSourceFile,
+    check_columns,
+    check_keys,
+    check_lines,
+    read_header,
+)
+from dataforge_assets.lib.sources.landing import (
+    Identity,
+    LandedFile,
+    landed_files,
+    settled,
+    sha256_of,
+    unchanged_since,
+)
 from dataforge_assets.lib.sources.load_keys import LoadKeys, any_repeated, key_hashes
+from dataforge_assets.lib.sources.rejected_files import REJECTED_FILES, Rejection, rejection_rows
 from dataforge_assets.lib.sources.spec import TableSpec
 
 log = logging.getLogger(__name__)
@@ -29,9 +54,10 @@ SOURCE_FILE = "_source_file"
 SOURCE_ROW = "_source_row"
 
 BATCH_ROWS = 200_000
-FILES_PER_LOAD = 1_000_000
 # dlt's table hint for "the staged rows have unique keys": its merge then skips deduplication.
 DEDUPLICATED_HINT = "x-stage-data-deduplicated"
+# A file must keep its size and time this long to be read (the second look of `landing.settled`).
+SETTLE_SECONDS = 1.0
 
 
 class CsvOptions(dg.Model):
@@ -50,14 +76,43 @@ class FilesConnection(dg.Model):
     folder: str
     csv: CsvOptions = CsvOptions()
     tables: Sequence[FileTableSpec]
+    # Seconds a new file must keep its size and time before it is read: longer for slow uploads.
+    settle_seconds: float = SETTLE_SECONDS
 
-    def dlt_resources(self, source_name: str, home: Path, fresh_tables: Collection[str] = ()) -> list[Any]:
+    def dlt_resources(
+        self,
+        source_name: str,
+        home: Path,
+        fresh_tables: Collection[str] = (),
+        schema_contract: str | None = None,
+    ) -> list[Any]:
         """`fresh_tables`: raw tables with no rows yet, which a load with unique keys fills by plain insert."""
         folder = _resolve(self.folder, home)
         return [
-            _file_table(source_name, folder, table, self.csv, fresh=table.name in fresh_tables)
+            _file_table(
+                FileLoad(
+                    source=source_name,
+                    table=table,
+                    csv=self.csv,
+                    folder=folder,
+                    fresh=table.name in fresh_tables,
+                    freeze=schema_contract == "freeze",
+                    settle_seconds=self.settle_seconds,
+                )
+            )
             for table in self.tables
         ]
+
+
+@dataclass(frozen=True)
+class FileLoad:
+    source: str
+    table: FileTableSpec
+    csv: CsvOptions
+    folder: Path
+    fresh: bool
+    freeze: bool  # the source's schema contract: a file bringing a new column is set aside
+    settle_seconds: float
 
 
 def _resolve(folder: str, home: Path) -> Path:
@@ -65,56 +120,267 @@ def _resolve(folder: str, home: Path) -> Path:
     return path if path.is_absolute() else home / path
 
 
-def _file_table(source_name: str, folder: Path, table: FileTableSpec, csv: CsvOptions, fresh: bool) -> Any:
-    listing = filesystem(
-        bucket_url=folder.as_uri(),
-        file_glob=table.glob,
-        incremental=dlt.sources.incremental("modification_date"),
-        # One page: the reader sees the whole load, so it knows when it has read the last file.
-        files_per_page=FILES_PER_LOAD,
-    )
-    reader = dlt.transformer(
-        _read_files,
-        name=table.name,
-        primary_key=list(table.primary_key) or None,
-        write_disposition=table.write_disposition,
-    )
-    resource = listing | reader(source=source_name, table=table, csv=csv, folder=folder, fresh=fresh)
+def _file_table(load: FileLoad) -> Any:
+    resource = dlt.resource(
+        _read_landing,
+        name=load.table.name,
+        primary_key=list(load.table.primary_key) or None,
+        write_disposition=load.table.write_disposition,
+    )(load)
     # Said on every load, so a `deduplicated` a previous load stored in the schema never carries over.
     resource.apply_hints(additional_table_hints={DEDUPLICATED_HINT: False})
-    return resource.with_name(table.name)
+    return resource
 
 
-def _read_files(
-    items: list[FileItemDict], source: str, table: FileTableSpec, csv: CsvOptions, folder: Path, fresh: bool
-) -> Iterator[Any]:
-    if not folder.is_dir():
-        raise FileNotFoundError(f"landing folder {folder} does not exist")
-    known = _known_columns(table.name)
-    merging = table.write_disposition == "merge" and bool(table.primary_key)
-    load_keys = LoadKeys(table.primary_key) if merging else None
-    # Oldest first, so batches follow delivery order (dlt's deduplication of keys that files of one
-    # load repeat still keeps an arbitrary one of them).
-    ordered = sorted(items, key=lambda item: item["modification_date"])
-    batches = (
-        batch
-        for item in ordered
-        for batch in read_file_batches(
-            Path(item.local_file_path), table.format, csv, source, table, known, load_keys
+@dataclass
+class _Candidate:
+    landed: LandedFile
+    identity: Identity
+    columns: list[str] | None = None  # after the structure checks
+    schema: pa.Schema | None = None  # Parquet only
+
+
+def _read_landing(load: FileLoad) -> Iterator[Any]:
+    if not load.folder.is_dir():
+        raise FileNotFoundError(f"landing folder {load.folder} does not exist")
+    state = dlt.current.resource_state()
+    handled: dict[str, dict] = state.setdefault("files", {})
+    new = _new_files(load, handled)
+    rejections: list[Rejection] = []
+    known = _known_columns(load.table.name)
+    # The columns of the table's first load are required of every file; columns a later file brought
+    # (schema evolution) are optional: a file without them loads with NULLs there.
+    if known and "required_columns" not in state:
+        state["required_columns"] = list(known)
+    required = state.get("required_columns", [])
+    with tempfile.TemporaryDirectory(prefix="dataforge_landing_") as scratch:
+        accepted = []
+        for candidate in new:
+            try:
+                _inspect(load, candidate, known, required, Path(scratch))
+                accepted.append(candidate)
+            except BadSourceFile as bad:
+                rejections.append(_rejection(load, candidate, bad))
+        union = _union_schema(load, accepted, known, rejections)
+        if not required and accepted:
+            # The first load: what every one of its files has is required from now on.
+            state["required_columns"] = [
+                c for c in union.names if all(c in (a.columns or []) for a in accepted)
+            ]
+        merging = load.table.write_disposition == "merge" and bool(load.table.primary_key)
+        load_keys = LoadKeys(load.table.primary_key) if merging else None
+        batches = _accepted_batches(load, accepted, union, load_keys, rejections, Path(scratch))
+        last = None
+        for batch in _coalesced(batches):
+            if last is not None:
+                yield last
+            last = batch
+    for candidate in new:
+        handled[candidate.identity.name] = {
+            "size": candidate.identity.size,
+            "sha256": candidate.identity.sha256,
+            "mtime_ns": candidate.landed.mtime_ns,
+        }
+    if rejections:
+        for rejection in rejections:
+            log.warning(f"file set aside: {rejection.reason}")
+        yield dlt.mark.with_hints(
+            rejection_rows(rejections),
+            dlt.mark.make_hints(table_name=REJECTED_FILES, write_disposition="append", primary_key=[]),
+            create_table_variant=True,
         )
-    )
-    last = None
-    for batch in _coalesced(batches):
-        if last is not None:
-            yield last
-        last = batch
     if last is None:
         return
     if load_keys is None:
         yield last
         return
     # The whole load is read: tell dlt how to write it, with its last batch.
-    yield dlt.mark.with_hints(last, _merge_hints(load_keys.repeated(), fresh))
+    yield dlt.mark.with_hints(last, _merge_hints(load_keys.repeated(), load.fresh))
+
+
+def _new_files(load: FileLoad, handled: dict[str, dict]) -> list[_Candidate]:
+    """Landed files whose identity differs from the one last handled under their name, and that are
+    not still being written; a file only touched or re-copied unchanged just gets its time noted."""
+    first_look = time.monotonic()
+    new = []
+    for landed in landed_files(load.folder, [load.table.glob]):
+        record = handled.get(landed.name)
+        if unchanged_since(record, landed):
+            continue
+        try:
+            identity = Identity(landed.name, landed.size, sha256_of(landed.path))
+        except FileNotFoundError:
+            log.warning(f"file {landed.name!r} vanished while being read; skipped")
+            continue
+        if identity.same_as(record):
+            record["mtime_ns"] = landed.mtime_ns
+            log.info(f"file {landed.name!r}: same name, size and content as already handled; nothing to load")
+            continue
+        new.append(_Candidate(landed, identity))
+    steady = {c.path for c in settled([c.landed for c in new], first_look, load.settle_seconds)}
+    # Oldest first, so batches follow delivery order (a key repeated across files keeps the last).
+    return sorted(
+        (c for c in new if c.landed.path in steady), key=lambda c: (c.landed.mtime_ns, c.landed.name)
+    )
+
+
+def _rejection(load: FileLoad, candidate: _Candidate, bad: BadSourceFile) -> Rejection:
+    return Rejection(
+        source=load.source,
+        table=load.table.name,
+        file_name=candidate.identity.name,
+        size=candidate.identity.size,
+        sha256=candidate.identity.sha256,
+        reason=bad.problem_text(),
+    )
+
+
+def _readable_path(load: FileLoad, candidate: _Candidate, scratch: Path) -> Path:
+    """The file itself, or for `.gz` its decompressed copy in the scratch folder."""
+    path = candidate.landed.path
+    if not path.name.endswith(".gz"):
+        return path
+    plain = scratch / path.name[: -len(".gz")]
+    if not plain.exists():
+        try:
+            with gzip.open(path, "rb") as source, open(plain, "wb") as target:
+                shutil.copyfileobj(source, target)
+        except (EOFError, OSError, zlib.error) as error:
+            plain.unlink(missing_ok=True)
+            raise BadSourceFile(
+                load.source, path, f"the gzip file cannot be decompressed ({error}): a transfer cut short?"
+            ) from None
+    return plain
+
+
+def _inspect(
+    load: FileLoad, candidate: _Candidate, known: dict[str, str], required: list[str], scratch: Path
+) -> None:
+    """Structure and columns of a file, before anything of it is read: raises BadSourceFile."""
+    path = _readable_path(load, candidate, scratch)
+    shown = candidate.landed.path  # messages name the file as landed
+    if load.table.format == "csv":
+        header = read_header(load.source, shown, load.csv.delimiter, read_from=path)
+        check_lines(load.source, shown, header, load.csv.delimiter, read_from=path)
+        candidate.columns = header
+    else:
+        try:
+            candidate.schema = pq.read_schema(path)
+        except Exception as error:  # noqa: BLE001 - any unreadable Parquet is a bad file
+            raise BadSourceFile(load.source, shown, f"not a readable Parquet file ({error})") from None
+        candidate.columns = list(candidate.schema.names)
+        for field in candidate.schema:
+            if field.name in known and known[field.name] != _dlt_type(field.type):
+                raise BadSourceFile(
+                    load.source,
+                    shown,
+                    f"column {field.name!r} is {_dlt_type(field.type)} here but {known[field.name]} in "
+                    "earlier loads of the table; re-deliver it with the table's type",
+                    column=field.name,
+                )
+    check_columns(load.source, shown, candidate.columns, required)
+    added = [c for c in candidate.columns if c not in known]
+    if load.freeze and known and added:
+        raise BadSourceFile(
+            load.source,
+            shown,
+            f"new column(s) {', '.join(map(repr, added))} and the source's schema contract is `freeze`",
+            column=added[0],
+        )
+
+
+def _union_schema(
+    load: FileLoad, accepted: list[_Candidate], known: dict[str, str], rejections: list[Rejection]
+) -> pa.Schema:
+    """One schema for every file of the load: the table's known columns, then new ones as files
+    bring them (text for CSV; for Parquet the first file's type, a later file disagreeing is set aside)."""
+    fields: dict[str, pa.Field] = {}
+    for candidate in list(accepted):
+        if load.table.format == "csv":
+            for name in candidate.columns or []:
+                fields.setdefault(name, pa.field(name, pa.large_string()))
+            continue
+        assert candidate.schema is not None
+        clash = next(
+            (
+                f
+                for f in candidate.schema
+                if f.name in fields and _dlt_type(fields[f.name].type) != _dlt_type(f.type)
+            ),
+            None,
+        )
+        if clash is not None:
+            accepted.remove(candidate)
+            bad = BadSourceFile(
+                load.source,
+                candidate.landed.path,
+                f"column {clash.name!r} is {clash.type} here but {fields[clash.name].type} in another file "
+                "of this delivery",
+                column=clash.name,
+            )
+            rejections.append(_rejection(load, candidate, bad))
+            continue
+        for field in candidate.schema:
+            # Types dlt stores alike (int32, int64) share the wider one.
+            fields[field.name] = _wider(fields[field.name], field) if field.name in fields else field
+    ordered = [fields[c] for c in known if c in fields] + [f for n, f in fields.items() if n not in known]
+    return pa.schema(ordered)
+
+
+def _accepted_batches(
+    load: FileLoad,
+    accepted: list[_Candidate],
+    union: pa.Schema,
+    load_keys: LoadKeys | None,
+    rejections: list[Rejection],
+    scratch: Path,
+) -> Iterator[pa.Table]:
+    """Each accepted file read whole (its keys checked before any of it is handed on), aligned to the
+    load's schema; a file failing its key checks is set aside."""
+    for candidate in accepted:
+        try:
+            batches = list(
+                read_file_batches(
+                    _readable_path(load, candidate, scratch),
+                    load.table.format,
+                    load.csv,
+                    load.source,
+                    load.table,
+                    load_keys=load_keys,
+                    shown_as=candidate.landed.path,
+                )
+            )
+        except BadSourceFile as bad:
+            rejections.append(_rejection(load, candidate, bad))
+            continue
+        for batch in batches:
+            yield _aligned(batch, union)
+
+
+def _aligned(batch: pa.Table, union: pa.Schema) -> pa.Table:
+    """The batch with the load's columns in the load's order (absent ones NULL), lineage last."""
+    columns, fields = [], []
+    for field in union:
+        if field.name in batch.column_names:
+            columns.append(batch[field.name].cast(field.type))
+        else:
+            columns.append(pa.nulls(batch.num_rows, field.type))
+        fields.append(field)
+    for name in (SOURCE_FILE, SOURCE_ROW):
+        columns.append(batch[name])
+        fields.append(batch.schema.field(name))
+    return pa.Table.from_arrays(columns, schema=pa.schema(fields))
+
+
+def _wider(a: pa.Field, b: pa.Field) -> pa.Field:
+    return pa.unify_schemas([pa.schema([a]), pa.schema([b])], promote_options="permissive").field(0)
+
+
+def _dlt_type(arrow_type: pa.DataType) -> str:
+    try:
+        return str(get_column_type_from_py_arrow(arrow_type)["data_type"])
+    except Exception:  # noqa: BLE001 - a type dlt cannot hold compares as its Arrow name
+        return str(arrow_type)
 
 
 def _merge_hints(repeated: bool, fresh: bool) -> Any:
@@ -149,10 +415,15 @@ def _coalesced(batches: Iterable[pa.Table], rows: int = BATCH_ROWS) -> Iterator[
         yield pa.concat_tables(pending)
 
 
-def _known_columns(table: str) -> list[str]:
-    """Data columns earlier loads of the table brought (dlt's schema, restored from the destination)."""
+def _known_columns(table: str) -> dict[str, str]:
+    """Data columns (and their dlt types) earlier loads of the table brought (dlt's schema, restored
+    from the destination)."""
     columns = dlt.current.source_schema().tables.get(table, {}).get("columns", {})
-    return [c for c in columns if not c.startswith("_") and "__v_" not in c]
+    return {
+        name: str(column.get("data_type"))
+        for name, column in columns.items()
+        if not name.startswith("_") and "__v_" not in name
+    }
 
 
 def read_file_batches(
@@ -161,19 +432,15 @@ def read_file_batches(
     csv: CsvOptions,
     source: str = "?",
     table: FileTableSpec | None = None,
-    known_columns: Sequence[str] = (),
     load_keys: LoadKeys | None = None,
+    shown_as: Path | None = None,
 ) -> Iterator[pa.Table]:
-    """Yield the file as Arrow batches of text columns (CSV) or its own types (Parquet), plus lineage.
-
-    The file's structure and columns are checked before anything is yielded, its keys as it streams
-    (no NULL, no repeat): a bad file raises BadSourceFile, which fails the extraction, so nothing of
-    the load is committed.
+    """Yield a checked file (`_inspect`) as Arrow batches of text columns (CSV) or its own types
+    (Parquet), plus lineage; its keys are checked as it streams (no NULL, no repeat) and a bad key
+    raises BadSourceFile naming the rows. `shown_as`: the landed file `path` was decompressed from.
     """
+    shown = shown_as or path
     if file_format == "csv":
-        header = read_header(source, path, csv.delimiter)
-        check_lines(source, path, header, csv.delimiter)
-        check_columns(source, path, header, known_columns)
         frame = pl.scan_csv(
             path,
             separator=csv.delimiter,
@@ -184,24 +451,23 @@ def read_file_batches(
             row_index_offset=1,
         )
     else:
-        check_columns(source, path, list(pl.read_parquet_schema(path)), known_columns)
         frame = pl.scan_parquet(path, row_index_name=SOURCE_ROW, row_index_offset=1)
     key = list(table.primary_key) if table is not None else []
     hashes: list[pl.Series] = []
     rows = 0
-    for batch in frame.with_columns(pl.lit(path.name).alias(SOURCE_FILE)).collect_batches(
+    for batch in frame.with_columns(pl.lit(shown.name).alias(SOURCE_FILE)).collect_batches(
         chunk_size=BATCH_ROWS
     ):
         if key:
             if batch.select(pl.any_horizontal(pl.col(c).is_null() for c in key).any()).item():
-                check_keys(source, path, frame, key, SOURCE_ROW)  # raises, naming the rows
+                check_keys(source, shown, frame, key, SOURCE_ROW)  # raises, naming the rows
             hashes.append(key_hashes(batch, key))
         rows += batch.height
         yield batch.to_arrow()
     if key and any_repeated(hashes):
         # Exact check, only on suspicion: raises naming the rows (a hash collision passes).
-        check_keys(source, path, frame, key, SOURCE_ROW)
+        check_keys(source, shown, frame, key, SOURCE_ROW)
     if load_keys is not None:
         load_keys.add_file(hashes)
     if rows == 0:
-        log.warning(f"source {source!r}, file {path.name!r}: a header but no rows; nothing to load from it")
+        log.warning(f"source {source!r}, file {shown.name!r}: a header but no rows; nothing to load from it")

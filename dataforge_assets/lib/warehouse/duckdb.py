@@ -174,6 +174,7 @@ class DuckDBWarehouse(DuckDBResource, Warehouse):
                         con.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM _dataforge_batch")
                         created = True
                     else:
+                        _add_missing_columns(con, schema, table)
                         con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM _dataforge_batch")
                     con.unregister("_dataforge_batch")
                     written += batch.num_rows
@@ -232,6 +233,21 @@ def _rollback(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("ROLLBACK")
     except duckdb.Error:
         pass
+
+
+def _add_missing_columns(con: Any, schema: str, table: str) -> None:
+    """Columns of the registered batch the table lacks are added first: a raw table that evolved (a new
+    column accepted) brings it to its quarantine rows, and INSERT BY NAME would refuse it."""
+    existing = {
+        name
+        for (name,) in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
+            (schema, table),
+        ).fetchall()
+    }
+    for name, dtype, *_ in con.execute("DESCRIBE SELECT * FROM _dataforge_batch").fetchall():
+        if name not in existing:
+            con.execute(f'ALTER TABLE "{schema}"."{table}" ADD COLUMN "{name}" {dtype}')
 
 
 def _sql_literal(value: Any) -> str:

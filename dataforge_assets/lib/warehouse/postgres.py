@@ -153,12 +153,16 @@ class PostgresWarehouse(Warehouse):
         with self._cursor() as cur:
             cur.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
             created = mode == "append" and _exists(cur, schema, table)
+            existing: set[str] | None = None
             for batch in batches:
                 if not created:
                     cur.execute(f"DROP TABLE IF EXISTS {target}")
                     columns = ", ".join(f'"{f.name}" {pg_type_for(f.type)}' for f in batch.schema)
                     cur.execute(f"CREATE TABLE {target} ({columns})")
                     created = True
+                    existing = {f.name for f in batch.schema}
+                else:
+                    existing = _add_missing_columns(cur, schema, table, batch.schema, existing)
                 if batch.num_rows:
                     _copy_in(cur, target, batch)
                 written += batch.num_rows
@@ -218,6 +222,26 @@ class PostgresWarehouse(Warehouse):
 def _exists(cur: Any, schema: str, table: str) -> bool:
     cur.execute("SELECT to_regclass(%s) IS NOT NULL", (f'"{schema}"."{table}"',))
     return bool(cur.fetchone()[0])
+
+
+def _add_missing_columns(
+    cur: Any, schema: str, table: str, batch_schema: pa.Schema, existing: set[str] | None
+) -> set[str]:
+    """Columns of the batch the table lacks are added first (a raw table that evolved brings a new
+    column to its quarantine rows; COPY would refuse it). Returns the table's columns."""
+    if existing is None:
+        cur.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
+            (schema, table),
+        )
+        existing = {name for (name,) in cur.fetchall()}
+    for field in batch_schema:
+        if field.name not in existing:
+            cur.execute(
+                f'ALTER TABLE "{schema}"."{table}" ADD COLUMN "{field.name}" {pg_type_for(field.type)}'
+            )
+            existing.add(field.name)
+    return existing
 
 
 def _copy_in(cur: Any, target: str, data: pa.Table | pa.RecordBatch) -> None:
