@@ -131,11 +131,7 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
                 )
             )
         sensors = landing_sensors_for(self.name, self.connection, _raw_assets, env)
-        checks = (
-            [rejected_files_check(t.name, WAREHOUSE_WRITER_POOL) for t in self.connection.tables]
-            if self.is_files
-            else []
-        )
+        checks = [rejected_files_check(t.name) for t in self.connection.tables] if self.is_files else []
         return dg.Definitions(assets=[_raw_assets], asset_checks=checks, schedules=schedules, sensors=sensors)
 
 

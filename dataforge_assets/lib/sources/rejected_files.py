@@ -73,18 +73,18 @@ def rejections_since(warehouse: Warehouse, table: str, since: datetime) -> list[
     ).to_pylist()
 
 
-def rejected_files_check(table: str, pool: str) -> dg.AssetChecksDefinition:
+def rejected_files_check(table: str) -> dg.AssetChecksDefinition:
     """Warns while a landed file of `table` stays set aside (until a fixed version of it loads)."""
 
     @dg.asset_check(
         asset=dg.AssetKey([RAW, table]),
         name="rejected_files",
-        pool=pool,  # reads the warehouse, which DuckDB's single writer may hold
         description=f"No landed file of raw.{table} is set aside in raw.{REJECTED_FILES} without a fixed "
         "version loaded since.",
     )
     def _check(warehouse: Warehouse) -> dg.AssetCheckResult:
-        with warehouse.session():
+        # Only reads: a shared session, which waits while a writer holds the warehouse.
+        with warehouse.session(read_only=True):
             outstanding = outstanding_rejections(warehouse, table)
         return dg.AssetCheckResult(
             passed=not outstanding,
