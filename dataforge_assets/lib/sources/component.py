@@ -13,7 +13,7 @@ from dataforge_assets.lib.operations.landing_sensor import landing_sensors_for
 from dataforge_assets.lib.retry import retry_policy
 from dataforge_assets.lib.sources.bad_input import bad_input_fails_without_retry
 from dataforge_assets.lib.sources.connection import ConnectionYaml, resolve_connection
-from dataforge_assets.lib.sources.errors import explain_failure
+from dataforge_assets.lib.sources.errors import explain_failure, raised_errors_redacted
 from dataforge_assets.lib.sources.http import MissingSecretError
 from dataforge_assets.lib.sources.pipeline import (
     RAW_SCHEMA,
@@ -72,6 +72,12 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
             retry_policy=retry_policy(self.retry.max_retries, self.retry.delay_seconds),
         )
         def _raw_assets(
+            context: dg.AssetExecutionContext, dlt: DagsterDltResource, warehouse: Warehouse
+        ) -> Iterator[Any]:
+            with raised_errors_redacted():
+                yield from _load(context, dlt, warehouse)
+
+        def _load(
             context: dg.AssetExecutionContext, dlt: DagsterDltResource, warehouse: Warehouse
         ) -> Iterator[Any]:
             run_env = current_environment()

@@ -19,6 +19,8 @@ from pydantic import field_validator
 from requests import PreparedRequest
 from requests.adapters import HTTPAdapter
 
+from dataforge_assets.lib.redaction import register_secret
+
 
 class MissingSecretError(RuntimeError):
     """An env var the source's YAML names is not set: retrying cannot help."""
@@ -28,6 +30,7 @@ def read_env(name: str, what: str) -> str:
     value = os.environ.get(name)
     if not value:
         raise MissingSecretError(f"environment variable {name} ({what}) is not set")
+    register_secret(value)  # masked in every log, error and alert from now on
     return value
 
 
