@@ -217,7 +217,10 @@ def test_malformed_json_fails_clearly(platform: Platform, httpserver: HTTPServer
     )
     failed = materialize(defs, platform.instance, raise_on_error=False)
     message = failure_message(failed)
-    assert "source `api`, table `items`: the API answered with malformed JSON" in message
+    assert (
+        "source `api`, table `items`, GET /items (page 1): the API answered with malformed or truncated JSON"
+        in message
+    )
 
 
 @pytest.mark.parametrize(
