@@ -308,7 +308,7 @@ def test_row_without_primary_key_fails_clearly(
     )
     failed = materialize(defs, platform.instance, raise_on_error=False)
     assert (
-        "table `items`: primary key column `origin` is null in 1 row(s); nothing was loaded"
+        "table `items`, GET /items (page 1): primary key column `origin` is null in 1 row(s); nothing was loaded"
         in failure_message(failed)
     )
     assert not platform.sql("SELECT * FROM information_schema.tables WHERE table_name = 'items'")

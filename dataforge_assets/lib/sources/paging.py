@@ -33,12 +33,13 @@ class Trail:
 
     path: str = ""  # URL path of the last request, no query string (it may hold keys)
     pages: int = 0  # pages read completely
+    page: int = 0  # the page of the last answer (retries of a page answer for the same page)
     rows: int = 0  # rows in those pages, before the incremental filter
     content_type: str = ""
     last_page: str = ""  # fingerprint of the last non-empty page
 
     def position(self) -> str:
-        return f"GET {self.path or '?'} (page {self.pages + 1})"
+        return f"GET {self.path or '?'} (page {self.page})"
 
 
 _trails: dict[tuple[str, str], Trail] = {}
@@ -60,6 +61,7 @@ def record_responses(trail: Trail) -> Any:
 
     def hook(response: Response) -> None:
         trail.path = urlsplit(response.url).path
+        trail.page = trail.pages + 1
         trail.content_type = response.headers.get("Content-Type", "")
 
     return hook
