@@ -11,7 +11,7 @@ import dagster as dg
 from dagster._core.events import DagsterEventType
 from dagster._utils.error import SerializableErrorInfo
 
-from dataforge_assets.lib.redaction import redact
+from dataforge_assets.lib.redaction import RedactedError, redact
 
 __all__ = ["AssetAttempt", "asset_attempts", "error_reason", "redact"]
 
@@ -52,7 +52,9 @@ def error_reason(error: SerializableErrorInfo | None) -> str | None:
         return None
     while error.cause is not None:
         error = error.cause
-    return redact(error.message.strip())[:REASON_MAX_CHARS]
+    # A redacted stand-in (lib/redaction.py) names the original exception type itself.
+    message = error.message.strip().removeprefix(f"{RedactedError.__module__}.{RedactedError.__name__}: ")
+    return redact(message)[:REASON_MAX_CHARS]
 
 
 def asset_attempts(instance: dg.DagsterInstance, run_id: str) -> list[AssetAttempt]:
