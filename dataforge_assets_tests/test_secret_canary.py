@@ -307,7 +307,9 @@ def test_canary_secrets_appear_nowhere(
         assert "refused the credentials (HTTP 401 on /items)" in store
         assert f'{gone}\\" does not exist' in store  # the vanished database is named
     assert all("401 Client Error" in alert and gone in alert for alert in alerts)
-    assert '"label": "dagster/table_name", "text": "raw.fleet"' in ui  # the SQL source with the password loaded
+    assert (
+        '"label": "dagster/table_name", "text": "raw.fleet"' in ui
+    )  # the SQL source with the password loaded
     everything = {"logs": logs, "event log (SQLite, PostgreSQL)": stores, "alerts": alerts, "ui": [ui]}
     values = [*SECRETS.values(), WAREHOUSE_PASSWORD, WEBHOOK_TOKEN]
     leaks = {
