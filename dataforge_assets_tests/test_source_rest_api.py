@@ -217,7 +217,10 @@ def test_malformed_json_fails_clearly(platform: Platform, httpserver: HTTPServer
     )
     failed = materialize(defs, platform.instance, raise_on_error=False)
     message = failure_message(failed)
-    assert "source `api`, table `items`: the API answered with malformed JSON" in message
+    assert (
+        "source `api`, table `items`, GET /items (page 1): the API answered with malformed or truncated JSON"
+        in message
+    )
 
 
 @pytest.mark.parametrize(
@@ -305,7 +308,7 @@ def test_row_without_primary_key_fails_clearly(
     )
     failed = materialize(defs, platform.instance, raise_on_error=False)
     assert (
-        "table `items`: primary key column `origin` is null in 1 row(s); nothing was loaded"
+        "table `items`, GET /items (page 1): primary key column `origin` is null in 1 row(s); nothing was loaded"
         in failure_message(failed)
     )
     assert not platform.sql("SELECT * FROM information_schema.tables WHERE table_name = 'items'")

@@ -23,6 +23,7 @@ from dataforge_assets.lib.normalize import (
     iter_table,
     origin,
 )
+from dataforge_assets.lib.privacy import MASK, PrivacySpec, policy_for
 from dataforge_assets.lib.raw_checks import raw_table_checks
 from dataforge_assets.lib.warehouse import Warehouse
 
@@ -88,7 +89,7 @@ def _build_and_report(
             "rows_quarantined": report.quarantined_rows,
             "quarantine_rules": dg.MetadataValue.json(report.rules),
             "quarantine_table": f"{QUARANTINE}.{spec.name}",
-            **table_metadata(warehouse, NORMALIZED, spec.name),
+            **table_metadata(warehouse, NORMALIZED, spec.name, policy_for(spec.raw_table)),
         }
     )
 
@@ -138,9 +139,7 @@ def check_contract(warehouse: Warehouse, spec: NormalizedTable) -> dg.AssetCheck
             "contract_version": version,
             "failures": failed,
             "failures_per_rule": dg.MetadataValue.json(per_rule),
-            "failure_sample": dg.MetadataValue.md(_markdown(pl.concat(samples).head(SAMPLE_FAILURES)))
-            if samples
-            else "",
+            "failure_sample": _failure_sample(samples, policy_for(spec.raw_table)),
         },
     )
 
@@ -174,6 +173,27 @@ def _locate(cases: pl.DataFrame, frame: pl.DataFrame, offset: int) -> pl.DataFra
         .with_columns((pl.col("index") + offset + 1).alias("row"))
         .select("row", "origin", "column", "check", pl.col("failure_case").alias("value"))
     )
+
+
+def _failure_sample(samples: list[pl.DataFrame], privacy: PrivacySpec) -> Any:
+    """The first failing values, as the raw table's privacy settings allow (lib/privacy.py)."""
+    if not samples:
+        return ""
+    if not privacy.failure_samples:
+        return "(failure samples are off for this table: privacy.failure_samples in its source's YAML)"
+    sample = pl.concat(samples).head(SAMPLE_FAILURES * 10)
+    if privacy.drop_columns or privacy.mask_columns:
+        masked = [
+            MASK if column in privacy.mask_columns and value is not None else value
+            for column, value in zip(sample["column"].to_list(), sample["value"].to_list(), strict=True)
+        ]
+        sample = sample.with_columns(pl.Series("value", [_text(v) for v in masked], dtype=pl.String))
+        sample = sample.filter(~pl.col("column").is_in(list(privacy.drop_columns)))
+    return dg.MetadataValue.md(_markdown(sample.head(SAMPLE_FAILURES)))
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def check_reconciliation(warehouse: Warehouse, spec: NormalizedTable) -> dg.AssetCheckResult:

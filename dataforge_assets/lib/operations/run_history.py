@@ -5,12 +5,15 @@ Shared by the alert sensors (which assets failed, and why) and stats.platform_ru
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import dagster as dg
 from dagster._core.events import DagsterEventType
 from dagster._utils.error import SerializableErrorInfo
+
+from dataforge_assets.lib.redaction import RedactedError, redact
+
+__all__ = ["AssetAttempt", "asset_attempts", "error_reason", "redact"]
 
 # Metadata that says how many records a materialization processed, per layer (raw, normalized, stats).
 RECORD_COUNT_KEYS = ("rows_loaded", "raw_rows_processed", "dagster/row_count")
@@ -22,9 +25,6 @@ _EVENTS = {
     DagsterEventType.STEP_FAILURE,
     DagsterEventType.PIPELINE_FAILURE,
 }
-# user:password@ in URLs and key=value secrets: never in an alert or a stats row.
-_URL_CREDENTIALS = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s:@]+:[^/\s@]+@")
-_SECRET_PARAMS = re.compile(r"(?i)\b(password|passwd|pwd|token|secret|api[_-]?key)=[^\s&;,'\"]+")
 
 
 @dataclass(frozen=True)
@@ -46,17 +46,15 @@ class AssetAttempt:
         return self.ended_at - self.started_at
 
 
-def redact(text: str) -> str:
-    return _SECRET_PARAMS.sub(r"\1=***", _URL_CREDENTIALS.sub(r"\g<scheme>***@", text))
-
-
 def error_reason(error: SerializableErrorInfo | None) -> str | None:
     """The root cause's message: what the user's code raised, not Dagster's wrapper around it."""
     if error is None:
         return None
     while error.cause is not None:
         error = error.cause
-    return redact(error.message.strip())[:REASON_MAX_CHARS]
+    # A redacted stand-in (lib/redaction.py) names the original exception type itself.
+    message = error.message.strip().removeprefix(f"{RedactedError.__module__}.{RedactedError.__name__}: ")
+    return redact(message)[:REASON_MAX_CHARS]
 
 
 def asset_attempts(instance: dg.DagsterInstance, run_id: str) -> list[AssetAttempt]:

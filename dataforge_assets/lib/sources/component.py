@@ -10,10 +10,11 @@ from dagster_dlt import DagsterDltResource, build_dlt_asset_specs
 from dataforge_assets.lib.environment import Environment, current_environment
 from dataforge_assets.lib.metadata import table_metadata
 from dataforge_assets.lib.operations.landing_sensor import landing_sensors_for
+from dataforge_assets.lib.privacy import PrivacySpec, register
 from dataforge_assets.lib.retry import retry_policy
 from dataforge_assets.lib.sources.bad_input import bad_input_fails_without_retry
 from dataforge_assets.lib.sources.connection import ConnectionYaml, resolve_connection
-from dataforge_assets.lib.sources.errors import explain_failure
+from dataforge_assets.lib.sources.errors import explain_failure, raised_errors_redacted
 from dataforge_assets.lib.sources.http import MissingSecretError
 from dataforge_assets.lib.sources.pipeline import (
     RAW_SCHEMA,
@@ -39,6 +40,8 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
     retry: RetrySpec = RetrySpec()
     # Reaction to schema drift (dlt schema contracts): evolve (default), freeze, discard_row, discard_value.
     schema_contract: SchemaContractMode | None = None
+    # Row data allowed into the metadata store (previews, failure samples); tables may override it.
+    privacy: PrivacySpec = PrivacySpec()
 
     @property
     def is_files(self) -> bool:
@@ -58,8 +61,14 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
         """Raw tables with no rows yet: a load into them has nothing to merge with."""
         return [t.name for t in self.connection.tables if not _has_rows(warehouse, t.name)]
 
+    def table_privacy(self) -> dict[str, PrivacySpec]:
+        return {t.name: t.privacy or self.privacy for t in self.connection.tables}
+
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
         env = current_environment()
+        privacy = self.table_privacy()
+        for table, policy in privacy.items():
+            register(table, policy)  # normalized tables built from it follow the same policy
         translator = RawTableTranslator(
             self.name,
             {t.name: t.description for t in self.connection.tables},
@@ -80,6 +89,12 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
             retry_policy=retry_policy(self.retry.max_retries, self.retry.delay_seconds),
         )
         def _raw_assets(
+            context: dg.AssetExecutionContext, dlt: DagsterDltResource, warehouse: Warehouse
+        ) -> Iterator[Any]:
+            with raised_errors_redacted():
+                yield from _load(context, dlt, warehouse)
+
+        def _load(
             context: dg.AssetExecutionContext, dlt: DagsterDltResource, warehouse: Warehouse
         ) -> Iterator[Any]:
             run_env = current_environment()
@@ -115,7 +130,7 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
                                 **(result.metadata or {}),
                                 **rejected,
                                 "rows_loaded": (result.metadata or {}).get("rows_loaded", 0),
-                                **table_metadata(warehouse, RAW_SCHEMA, table),
+                                **table_metadata(warehouse, RAW_SCHEMA, table, privacy[table]),
                             },
                         )
 

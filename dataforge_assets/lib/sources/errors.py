@@ -1,16 +1,21 @@
-"""Turn what a failed dlt run raises (several wrappers deep) into one message a data engineer can act on."""
+"""Turn what a failed dlt run raises (several wrappers deep) into one message a data engineer can act on,
+and make sure nothing a source raises carries a secret into the event log, the UI or an alert."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 import dagster as dg
 import requests
 from dlt.extract.exceptions import ResourceExtractionError
 
+from dataforge_assets.lib.redaction import redact, redacted_exception
 from dataforge_assets.lib.sources.http import MissingSecretError
+from dataforge_assets.lib.sources.paging import Trail, UnstablePagingError, trail_of
 
 T = TypeVar("T")
 
@@ -23,11 +28,36 @@ def explain_failure(source_name: str, results: Iterable[T]) -> Iterator[T]:
         chain = _chain(error)
         table = next((e.pipe_name for e in chain if isinstance(e, ResourceExtractionError)), None)
         where = f"source `{source_name}`" + (f", table `{table}`" if table else "")
-        cause = _cause(chain)
+        trail = trail_of(source_name, table)
+        if trail is not None and trail.path:
+            where += f", {trail.position()}"
+        cause = _cause(chain, trail)
         if cause is None:
             raise
         message, retry = cause
         raise dg.Failure(f"{where}: {message}", allow_retries=retry) from error
+
+
+@contextmanager
+def raised_errors_redacted() -> Iterator[None]:
+    """Whatever the body raises leaves as a dg.Failure whose description and cause chain are redacted.
+
+    Dagster stores the message of every exception in the chain (cause and context) in the event log, and
+    an API may echo its token back in an error body: so the chain is replaced by redacted copies.
+    """
+    try:
+        yield
+    except dg.Failure as failure:
+        cause = failure.__cause__ or (None if failure.__suppress_context__ else failure.__context__)
+        raise dg.Failure(
+            description=redact(failure.description or ""),
+            metadata=failure.metadata,
+            allow_retries=failure.allow_retries,
+        ) from (redacted_exception(cause) if cause else None)
+    except Exception as error:
+        raise dg.Failure(
+            description=redact(f"{type(error).__name__}: {error}"), allow_retries=True
+        ) from redacted_exception(error)
 
 
 def _chain(error: BaseException) -> list[BaseException]:
@@ -39,21 +69,60 @@ def _chain(error: BaseException) -> list[BaseException]:
     return seen
 
 
-def _cause(chain: list[BaseException]) -> tuple[str, bool] | None:
+def _cause(chain: list[BaseException], trail: Trail | None = None) -> tuple[str, bool] | None:
     """(message, worth retrying) for the first error in the chain we know how to explain."""
     for error in chain:
         if isinstance(error, MissingSecretError):
             return str(error), False
+        if isinstance(error, UnstablePagingError):
+            return f"{error}; nothing was loaded", True
         if isinstance(error, (requests.exceptions.JSONDecodeError, json.JSONDecodeError)):
-            return f"the API answered with malformed JSON ({error}); nothing was loaded", True
+            return _not_json(error, trail), True
         if isinstance(error, requests.HTTPError):
-            # dlt's message already has the URL with secrets redacted; retries were spent on 429/5xx.
-            first_line = str(error).splitlines()[0]
-            return f"HTTP error after retries: {first_line}; nothing was loaded", True
+            return _http_error(error)
+        if isinstance(error, requests.exceptions.SSLError):
+            return (
+                f"TLS certificate verification failed: {_first_line(error)}; trust a private CA with "
+                "REQUESTS_CA_BUNDLE (verification is never turned off); nothing was loaded",
+                False,
+            )
         if isinstance(error, requests.Timeout):
             return f"the API did not answer within the timeout (after retries): {error}", True
+        if isinstance(error, requests.exceptions.ChunkedEncodingError):
+            return (
+                f"the API's answer was cut off before its end (after retries): {error}; nothing was loaded",
+                True,
+            )
         if isinstance(error, requests.ConnectionError):
             return f"cannot reach the API: {error}", True
         if isinstance(error, ValueError) and str(error).startswith(("primary key column", "column `")):
             return f"{error}; nothing was loaded", False  # the same answer would fail again
     return None
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).splitlines() or [""])[0]
+
+
+def _http_error(error: requests.HTTPError) -> tuple[str, bool]:
+    # dlt's message has the URL with key/token query parameters masked; retries were spent on 429/5xx.
+    status = error.response.status_code if error.response is not None else None
+    path = urlsplit(error.response.url).path if error.response is not None else "?"
+    if status in (401, 403):
+        # Retrying with the same credentials gets the same answer: renew them and re-run.
+        return (
+            f"the API refused the credentials (HTTP {status} on {path}): the token or key may have expired "
+            "or lack access; renew the secret in its env var and re-run; nothing was loaded",
+            False,
+        )
+    return f"HTTP error after retries: {_first_line(error)}; nothing was loaded", True
+
+
+def _not_json(error: BaseException, trail: Trail | None) -> str:
+    body = getattr(error, "doc", "") or ""
+    kind = f" ({trail.content_type})" if trail is not None and trail.content_type else ""
+    if body.lstrip()[:1] in ("{", "["):
+        what = f"malformed or truncated JSON{kind}, {len(body)} characters: {error}"
+    else:
+        what = f"a body that is not JSON{kind}, starting {body.strip()[:60]!r}"
+    return f"the API answered with {what}; nothing was loaded"

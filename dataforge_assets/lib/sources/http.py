@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import Any, Literal
 
 import dagster as dg
@@ -16,8 +17,10 @@ from dlt.common.configuration.specs.base_configuration import configspec
 from dlt.sources.helpers.requests import Client
 from dlt.sources.helpers.rest_client.auth import AuthConfigBase
 from pydantic import field_validator
-from requests import PreparedRequest
+from requests import PreparedRequest, Response
 from requests.adapters import HTTPAdapter
+
+from dataforge_assets.lib.redaction import register_secret
 
 
 class MissingSecretError(RuntimeError):
@@ -28,6 +31,7 @@ def read_env(name: str, what: str) -> str:
     value = os.environ.get(name)
     if not value:
         raise MissingSecretError(f"environment variable {name} ({what}) is not set")
+    register_secret(value)  # masked in every log, error and alert from now on
     return value
 
 
@@ -64,26 +68,51 @@ class RateLimit(dg.Model):
         return value
 
 
-class _RateLimitedAdapter(HTTPAdapter):
-    """Spaces every attempt (retries included) at least 1/rate seconds apart."""
+class RateLimiter:
+    """Spaces every attempt (retries included) at least 1/rate seconds apart, across a source's tables."""
 
     def __init__(self, requests_per_second: float) -> None:
-        super().__init__()
         self._interval = 1.0 / requests_per_second
         self._next_at = 0.0
         self._lock = threading.Lock()
 
-    def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Any:
+    def wait(self) -> None:
         with self._lock:
             now = time.monotonic()
             wait = self._next_at - now
             self._next_at = max(now, self._next_at) + self._interval
         if wait > 0:
             time.sleep(wait)
-        return super().send(request, *args, **kwargs)
 
 
-def make_session(timeout_seconds: float, retries: RequestRetries, rate_limit: RateLimit | None) -> Any:
+class _SourceAdapter(HTTPAdapter):
+    """Every attempt waits for the rate limit; every answer is shown to `on_response` (before dlt's hooks,
+    which replace a session's own response hooks)."""
+
+    def __init__(self, limiter: RateLimiter | None, on_response: Callable[[Response], None] | None) -> None:
+        super().__init__()
+        self._limiter, self._on_response = limiter, on_response
+
+    def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Any:
+        if self._limiter:
+            self._limiter.wait()
+        response = super().send(request, *args, **kwargs)
+        if self._on_response:
+            self._on_response(response)
+        return response
+
+
+def rate_limiter(rate_limit: RateLimit | None) -> RateLimiter | None:
+    """One limiter per source, shared by every table's session: the limit holds for the whole source."""
+    return RateLimiter(rate_limit.requests_per_second) if rate_limit else None
+
+
+def make_session(
+    timeout_seconds: float,
+    retries: RequestRetries,
+    limiter: RateLimiter | None = None,
+    on_response: Callable[[Response], None] | None = None,
+) -> Any:
     client = Client(
         request_timeout=timeout_seconds,
         raise_for_status=False,  # dlt's RESTClient raises (with the URL's secrets redacted) itself
@@ -92,10 +121,9 @@ def make_session(timeout_seconds: float, retries: RequestRetries, rate_limit: Ra
         request_max_retry_delay=retries.max_delay_seconds,
     )
     session = client.session
-    if rate_limit:
-        adapter = _RateLimitedAdapter(rate_limit.requests_per_second)
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
+    adapter = _SourceAdapter(limiter, on_response)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
     return session
 
 

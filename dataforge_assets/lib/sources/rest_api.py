@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 import dagster as dg
 from dlt.sources.rest_api import rest_api_resources
+from dlt.sources.rest_api.config_setup import create_paginator
 from pydantic import Field, field_validator, model_validator
 
 from dataforge_assets.lib.sources.http import (
@@ -23,9 +24,11 @@ from dataforge_assets.lib.sources.http import (
     RequestRetries,
     make_auth,
     make_session,
+    rate_limiter,
     read_env,
 )
 from dataforge_assets.lib.sources.json_arrow import ColumnType, page_to_arrow
+from dataforge_assets.lib.sources.paging import CheckedPaginator, new_trail, record_responses
 from dataforge_assets.lib.sources.spec import TableSpec
 
 # Never requested: stands in at definitions-load time for a base URL whose env var is not set yet.
@@ -136,27 +139,35 @@ class RestApiConnection(dg.Model):
 
     def dlt_resources(self, source_name: str, home: Path, fresh_tables: Collection[str] = ()) -> list[Any]:
         # `fresh_tables` is not used: pages are not key-checked before loading, so every load merges.
-        config = {
-            "client": {
-                "base_url": self.resolved_base_url(),
-                "auth": make_auth(self.auth),
-                "session": make_session(self.timeout_seconds, self.request_retries, self.rate_limit),
-            },
-            "resources": [self._resource_config(table) for table in self.tables],
-        }
-        resources = rest_api_resources(config)  # type: ignore[arg-type]
-        by_name = {t.name: t for t in self.tables}
-        for resource in resources:
-            table = by_name[resource.name]
+        # One client per table: its session's response hook knows which table a failed request was for.
+        limiter = rate_limiter(self.rate_limit)
+        resources = []
+        for table in self.tables:
+            trail = new_trail(source_name, table.name)
+            session = make_session(
+                self.timeout_seconds, self.request_retries, limiter, record_responses(trail)
+            )
+            config = {
+                "client": {
+                    "base_url": self.resolved_base_url(),
+                    "auth": make_auth(self.auth),
+                    "session": session,
+                },
+                "resources": [self._resource_config(source_name, table)],
+            }
+            (resource,) = rest_api_resources(config)  # type: ignore[arg-type]
             # Appended after dlt's incremental step, which filters the dict rows by their cursor.
             resource.add_step(_arrow_step(dict(table.columns), tuple(table.primary_key)))
+            resources.append(resource)
         return resources
 
-    def _resource_config(self, table: RestTableSpec) -> dict[str, Any]:
+    def _resource_config(self, source_name: str, table: RestTableSpec) -> dict[str, Any]:
         paginator = table.paginator or self.paginator
         endpoint: dict[str, Any] = {"path": table.path, "params": dict(table.params)}
         if paginator:
-            endpoint["paginator"] = _dlt_paginator(paginator)
+            endpoint["paginator"] = CheckedPaginator(
+                create_paginator(_dlt_paginator(paginator)), source_name, table.name
+            )
         if table.data_selector:
             endpoint["data_selector"] = table.data_selector
         if table.cursor_field:

@@ -11,6 +11,7 @@ import dagster as dg
 from dagster._utils.schedules import is_valid_cron_string
 from pydantic import field_validator, model_validator
 
+from dataforge_assets.lib.privacy import PrivacySpec
 from dataforge_assets.lib.retry import DEFAULT_DELAY_SECONDS, DEFAULT_MAX_RETRIES
 
 TABLE_NAME = re.compile(r"[a-z][a-z0-9_]*")
@@ -26,6 +27,8 @@ class TableSpec(dg.Model):
     # Rows whose cursor is not past the last loaded value are skipped; the cursor lives in the warehouse.
     cursor_field: str | None = None
     initial_cursor_value: str | int | float | None = None
+    # What of this table's rows may be shown in previews and failure samples (overrides the source's).
+    privacy: PrivacySpec | None = None
 
     @field_validator("name")
     @classmethod

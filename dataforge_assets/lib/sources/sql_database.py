@@ -89,7 +89,7 @@ class SqlDatabaseConnection(dg.Model):
         if url.drivername == "postgresql":
             url = url.set(drivername="postgresql+psycopg2")  # the driver installed with the platform
         if self.password_env and os.environ.get(self.password_env):
-            url = url.set(password=os.environ[self.password_env])
+            url = url.set(password=read_env(self.password_env, "the database password of this source"))
         return sa.create_engine(url)
 
     def dlt_resources(self, source_name: str, home: Path, fresh_tables: Collection[str] = ()) -> list[Any]:

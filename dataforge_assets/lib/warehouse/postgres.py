@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 from pydantic import PrivateAttr
 
+from dataforge_assets.lib.redaction import register_url_password
 from dataforge_assets.lib.warehouse.base import Warehouse, WriteMode
 from dataforge_assets.lib.warehouse.postgres_lock import advisory_lock
 from dataforge_assets.lib.warehouse.postgres_types import arrow_schema_for, pg_type_for
@@ -37,6 +38,7 @@ class PostgresWarehouse(Warehouse):
     def dlt_destination(self) -> Any:
         # dlt takes a plain libpq URL, without SQLAlchemy's driver suffix; it insists on a password,
         # which servers with trust or peer auth do not need.
+        register_url_password(self.url)
         url = sa.make_url(self.url).set(drivername="postgresql")
         credentials = PostgresCredentials(url.render_as_string(hide_password=False))
         credentials.password = credentials.password or ""
@@ -50,6 +52,7 @@ class PostgresWarehouse(Warehouse):
     @property
     def engine(self) -> sa.Engine:
         if self._engine is None:
+            register_url_password(self.url)
             url = sa.make_url(self.url)
             # SQLAlchemy 2.1 maps plain postgresql:// to psycopg 3; the project ships psycopg2.
             if url.drivername == "postgresql":
