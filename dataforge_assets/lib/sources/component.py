@@ -115,7 +115,21 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
                 )
             )
         sensors = landing_sensors_for(self.name, self.connection, _raw_assets, env)
-        return dg.Definitions(assets=[_raw_assets], schedules=schedules, sensors=sensors)
+        return dg.Definitions(
+            assets=[_raw_assets], asset_checks=self.raw_checks(), schedules=schedules, sensors=sensors
+        )
+
+    def raw_checks(self) -> list[Any]:
+        """Drift and row-count anomaly checks belong to each raw table, whatever reads it later."""
+        from dataforge_assets.lib.raw_checks import raw_table_checks  # it imports this module
+
+        return [
+            check
+            for t in self.connection.tables
+            for check in raw_table_checks(
+                t.name, [*t.primary_key, *([t.cursor_field] if t.cursor_field else [])]
+            )
+        ]
 
 
 def _has_rows(warehouse: Warehouse, table: str) -> bool:
