@@ -82,6 +82,10 @@ def _converted(source: pl.DataType, name: str, target: pl.DataType) -> pl.Expr:
             else text.str.to_datetime(fmt, strict=False, time_unit="us").dt.replace_time_zone("UTC")
             for fmt in TIMESTAMP_FORMATS
         ).cast(target, strict=False)
+    if target == pl.Date and source != pl.Date:  # polars 2 no longer casts text to a date
+        if isinstance(source, pl.Datetime):
+            return column.dt.date()
+        return column.cast(pl.String).str.strip_chars().str.to_date("%Y-%m-%d", strict=False)
     if source.is_numeric() or source == pl.Boolean:
         return column.cast(target, strict=False)
     return column.cast(pl.String).str.strip_chars().cast(target, strict=False)

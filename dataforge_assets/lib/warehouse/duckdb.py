@@ -95,6 +95,7 @@ class DuckDBWarehouse(DuckDBResource, Warehouse):
                         con.execute(f"CREATE OR REPLACE TABLE {target} AS SELECT * FROM _dataforge_batch")
                         created = True
                     else:
+                        _add_new_columns(con, schema, table)
                         con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM _dataforge_batch")
                     con.unregister("_dataforge_batch")
                     written += batch.num_rows
@@ -157,3 +158,18 @@ def _sql_literal(value: Any) -> str:
     if isinstance(value, int | float):
         return str(value)
     return "'" + str(value).replace("'", "''") + "'"
+
+
+def _add_new_columns(con: Any, schema: str, table: str) -> None:
+    """A column the batch has and the table not yet (a raw column that arrived in a later load, kept
+    by quarantine as it arrived) is added, NULL in the earlier rows."""
+    have = {
+        row[0]
+        for row in con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema = ? AND table_name = ?",
+            (schema, table),
+        ).fetchall()
+    }
+    for name, dtype, *_ in con.execute("DESCRIBE SELECT * FROM _dataforge_batch").fetchall():
+        if name not in have:
+            con.execute(f'ALTER TABLE "{schema}"."{table}" ADD COLUMN "{name}" {dtype}')

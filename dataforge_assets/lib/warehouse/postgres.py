@@ -105,6 +105,7 @@ class PostgresWarehouse(Warehouse):
                     cur.execute(f"CREATE TABLE {target} ({columns})")
                     created = True
                 if batch.num_rows:
+                    _add_new_columns(cur, schema, table, batch.schema)
                     _copy_in(cur, target, batch)
                 written += batch.num_rows
         return written
@@ -161,6 +162,21 @@ class PostgresWarehouse(Warehouse):
 def _exists(cur: Any, schema: str, table: str) -> bool:
     cur.execute("SELECT to_regclass(%s) IS NOT NULL", (f'"{schema}"."{table}"',))
     return bool(cur.fetchone()[0])
+
+
+def _add_new_columns(cur: Any, schema: str, table: str, columns: pa.Schema) -> None:
+    """A column the batch has and the table not yet (a raw column that arrived in a later load, kept
+    by quarantine as it arrived) is added, NULL in the earlier rows."""
+    cur.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s",
+        (schema, table),
+    )
+    have = {row[0] for row in cur.fetchall()}
+    for field in columns:
+        if field.name not in have:
+            cur.execute(
+                f'ALTER TABLE "{schema}"."{table}" ADD COLUMN "{field.name}" {pg_type_for(field.type)}'
+            )
 
 
 def _copy_in(cur: Any, target: str, data: pa.Table | pa.RecordBatch) -> None:
