@@ -9,10 +9,11 @@ from typing import Any, Literal
 import dagster as dg
 import pandera.polars as pa
 import polars as pl
-from pydantic import field_validator, model_validator
+from pydantic import ValidationError, field_validator, model_validator
 
 from dataforge_assets.lib.contracts import safe_cast
 from dataforge_assets.lib.sources.spec import TABLE_NAME
+from dataforge_assets.lib.tables.yaml_errors import refuse
 
 ColumnType = Literal["string", "int32", "int64", "float64", "bool", "date", "datetime"]
 POLARS_TYPES: dict[str, pl.DataType] = {
@@ -141,6 +142,19 @@ class ColumnSpec(dg.Model):
 
     def referenced_columns(self) -> list[str]:
         return pl.sql_expr(self.expression).meta.root_names() if self.expression else []
+
+
+def resolve_columns(context: dg.ResolutionContext, value: list[dict[str, Any]]) -> list[ColumnSpec]:
+    """Each column validated on its own, so a mistake is reported at its own line, not the list's."""
+    columns = []
+    for i, item in enumerate(value):
+        try:
+            columns.append(ColumnSpec.model_validate(item))
+        except ValidationError as error:
+            first = error.errors()[0]
+            field = ["columns", i, *(p for p in first["loc"] if isinstance(p, str | int))]
+            raise refuse(context.source_position_tree, field, first["msg"]) from None
+    return columns
 
 
 def contract_schema(

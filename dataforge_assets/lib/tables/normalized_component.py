@@ -4,10 +4,9 @@ blocking check, quarantine with rule and reason, reconciliation."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
 import dagster as dg
 import yaml
@@ -21,11 +20,12 @@ from dataforge_assets.lib.tables.columns import (
     WAREHOUSE_TYPES,
     ColumnSpec,
     contract_schema,
+    resolve_columns,
     typing_transform,
 )
 from dataforge_assets.lib.tables.raw_tables import declared_raw_tables
 from dataforge_assets.lib.tables.scaffold import NormalizedTableScaffolder
-from dataforge_assets.lib.tables.yaml_errors import refuse
+from dataforge_assets.lib.tables.yaml_errors import located, refuse
 from dataforge_assets.lib.warehouse import Warehouse
 
 
@@ -49,10 +49,10 @@ class NormalizedTableComponent(dg.Component, dg.Model, dg.Resolvable):
 
     name: str
     raw_table: str
-    key: Sequence[str]  # the raw table's primary key columns: how a re-delivered row is matched
+    key: list[str]  # the raw table's primary key columns: how a re-delivered row is matched
     description: str | None = None
-    columns: Sequence[ColumnSpec]
-    unique: Sequence[str] = ()  # columns unique together (one pandera table-level rule)
+    columns: Annotated[list[ColumnSpec], dg.Resolver(resolve_columns, model_field_type=list[dict[str, Any]])]
+    unique: list[str] = []  # columns unique together (one pandera table-level rule)
     quarantine: QuarantinePolicy = QuarantinePolicy()
     freshness: FreshnessSpec | None = None
 
@@ -65,7 +65,8 @@ class NormalizedTableComponent(dg.Component, dg.Model, dg.Resolvable):
 
     @classmethod
     def load(cls, attributes: BaseModel | None, context: dg.ComponentLoadContext) -> Self:
-        component = super().load(attributes, context)
+        positions = context.resolution_context.source_position_tree
+        component = located(positions, lambda: super(NormalizedTableComponent, cls).load(attributes, context))
         component.validate_together(context)
         return component
 

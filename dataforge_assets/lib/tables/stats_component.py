@@ -3,7 +3,6 @@ with its key and not-null checks; its lineage is read from the SQL unless `deps`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any, Self
 
 import dagster as dg
@@ -14,7 +13,7 @@ from sqlglot import exp
 from dataforge_assets.lib.sources.spec import TABLE_NAME
 from dataforge_assets.lib.stats_asset import STATS, sql_stats_asset
 from dataforge_assets.lib.tables.scaffold import StatsTableScaffolder
-from dataforge_assets.lib.tables.yaml_errors import refuse
+from dataforge_assets.lib.tables.yaml_errors import located, refuse
 from dataforge_assets.lib.warehouse import Warehouse
 
 LAYERS = ("raw", "normalized", "stats")
@@ -43,9 +42,9 @@ class StatsTableComponent(dg.Component, dg.Model, dg.Resolvable):
     name: str
     description: str | None = None
     sql: str
-    key: Sequence[str] = ()  # unique and never null (a blocking check)
-    not_null: Sequence[str] = ()  # never null (a blocking check)
-    deps: Sequence[str] | None = None  # asset keys like normalized/flights; read from the SQL when omitted
+    key: list[str] = []  # unique and never null (a blocking check)
+    not_null: list[str] = []  # never null (a blocking check)
+    deps: list[str] | None = None  # asset keys like normalized/flights; read from the SQL when omitted
 
     @field_validator("name")
     @classmethod
@@ -67,8 +66,8 @@ class StatsTableComponent(dg.Component, dg.Model, dg.Resolvable):
 
     @classmethod
     def load(cls, attributes: BaseModel | None, context: dg.ComponentLoadContext) -> Self:
-        component = super().load(attributes, context)
         positions = context.resolution_context.source_position_tree
+        component = located(positions, lambda: super(StatsTableComponent, cls).load(attributes, context))
         columns = selected_columns(component.sql)
         for field in ("key", "not_null"):
             for i, column in enumerate(getattr(component, field)):

@@ -3,8 +3,10 @@ an unknown raw table) are refused at load time like pydantic's field errors: fil
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
+import pydantic
 from dagster_shared.yaml_utils.source_position import SourcePositionTree
 
 
@@ -21,3 +23,16 @@ def refuse(positions: SourcePositionTree | None, field: Sequence[str | int], mes
     return TableYamlError(
         f"{source.file_name}:{source.start_line_no} - {dotted}: {message}\n{source.snippet}"
     )
+
+
+T = TypeVar("T")
+
+
+def located(positions: SourcePositionTree | None, build: Callable[[], T]) -> T:
+    """Run `build`; a pydantic error of a component's own validators (run after Dagster's YAML model,
+    where the positions are no longer known) is raised again with its file, line and field."""
+    try:
+        return build()
+    except pydantic.ValidationError as error:
+        first = error.errors()[0]
+        raise refuse(positions, [p for p in first["loc"] if isinstance(p, str | int)], first["msg"]) from None
