@@ -69,6 +69,7 @@ CASES = [
         "a source or an expression, not both",
         "- name: temp_range",
     ),
+    # Dagster's own YAML model names a nested model's field at its parent key's line.
     (
         WEATHER,
         "max_share: 0.2",
