@@ -8,6 +8,7 @@ import os
 import re
 import shlex
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import dagster as dg
@@ -49,16 +50,47 @@ def check_result(result: dg.ExecuteInProcessResult, asset: str, name: str) -> dg
     return evaluations[-1]
 
 
-def sql(env: Environment, query: str) -> list[tuple]:
-    with duckdb.connect(str(env.duckdb_path), read_only=True) as con:
-        return con.execute(query).fetchall()
+Query = Callable[[str], list[tuple]]
+# How each warehouse names the types the tutorial declares (date, float64, int64).
+TYPES = {"duckdb": ("DATE", "DOUBLE", "BIGINT"), "postgres": ("date", "double precision", "bigint")}
+
+
+@pytest.fixture(params=["duckdb", "postgres"])
+def warehouse(
+    request: pytest.FixtureRequest, data_home: Environment, monkeypatch: pytest.MonkeyPatch
+) -> tuple[str, Query]:
+    """The warehouse the tutorial runs on, and how the test reads it."""
+    if request.param == "duckdb":
+
+        def query(sql: str) -> list[tuple]:
+            with duckdb.connect(str(data_home.duckdb_path), read_only=True) as con:
+                return con.execute(sql).fetchall()
+
+        return "duckdb", query
+    url = request.getfixturevalue("postgres_url")
+    monkeypatch.setenv("DATAFORGE_WAREHOUSE", "postgres")
+    monkeypatch.setenv("DATAFORGE_POSTGRES_URL", url)
+
+    def pg_query(sql: str) -> list[tuple]:
+        import psycopg2
+
+        con = psycopg2.connect(url)
+        try:
+            with con.cursor() as cur:
+                cur.execute(sql)
+                return cur.fetchall()
+        finally:
+            con.close()
+
+    return "postgres", pg_query
 
 
 def test_tutorial_builds_raw_normalized_and_stats_from_yaml_only(
-    tmp_path: Path, data_home: Environment
+    tmp_path: Path, data_home: Environment, warehouse: tuple[str, Query]
 ) -> None:
+    kind, sql = warehouse
     steps = tutorial_steps()
-    files = {path.removeprefix(DEFS_PREFIX): body for kind, path, body in steps if kind == "file"}
+    files = {path.removeprefix(DEFS_PREFIX): body for step, path, body in steps if step == "file"}
     assert not any(path.endswith(".py") for path in files), "the tutorial must need no Python"
     assert set(files) == {
         "raw/markets/defs.yaml",
@@ -78,8 +110,8 @@ def test_tutorial_builds_raw_normalized_and_stats_from_yaml_only(
 
     runs = []
     with dg.instance_for_test() as instance:
-        for kind, _, body in steps:
-            if kind == "run":
+        for step, _, body in steps:
+            if step == "run":
                 done = subprocess.run(
                     ["bash", "-euc", body],
                     cwd=REPO_ROOT,
@@ -88,7 +120,7 @@ def test_tutorial_builds_raw_normalized_and_stats_from_yaml_only(
                     text=True,
                 )
                 assert done.returncode == 0, done.stderr
-            elif kind == "materialize":
+            elif step == "materialize":
                 (command,) = [line for line in body.splitlines() if line.strip()]
                 everything = [*(defs.assets or []), *(defs.asset_checks or [])]
                 chosen = parse_asset_selection(list(defs.assets or []), selection_of(command))
@@ -109,25 +141,23 @@ def test_tutorial_builds_raw_normalized_and_stats_from_yaml_only(
     assert check_result(first, "stats/symbol_weather", "key").passed
     types = dict(
         sql(
-            data_home,
             "SELECT column_name, data_type FROM information_schema.columns "
             "WHERE table_schema = 'normalized' AND table_name = 'stock_prices'",
         )
     )
-    assert (types["date"], types["close"], types["volume"]) == ("DATE", "DOUBLE", "BIGINT")
-    assert sql(data_home, "SELECT symbol, trading_days FROM stats.symbol_weather ORDER BY 1") == [
+    assert (types["date"], types["close"], types["volume"]) == TYPES[kind]
+    assert sql("SELECT symbol, trading_days FROM stats.symbol_weather ORDER BY 1") == [
         ("ACME", 21),
         ("GLBX", 21),
         ("NRTH", 21),
     ]
 
     # Section 5: the damaged delivery.
-    assert sql(data_home, "SELECT count(*), count(humidity) FROM raw.daily_weather") == [(60, 29)]
+    assert sql("SELECT count(*), count(humidity) FROM raw.daily_weather") == [(60, 29)]
     drift = check_result(damaged, "raw/daily_weather", "schema_drift")
     assert not drift.passed and drift.severity == dg.AssetCheckSeverity.WARN
     assert "new column 'humidity'" in (drift.description or "")
     quarantined = sql(
-        data_home,
         "SELECT CAST(date AS VARCHAR), _quarantine_rule, _quarantine_reason, _quarantine_origin "
         "FROM quarantine.daily_weather ORDER BY 1",
     )
@@ -135,7 +165,7 @@ def test_tutorial_builds_raw_normalized_and_stats_from_yaml_only(
     for _, rule, reason, origin in quarantined:
         assert rule == "type" and reason.startswith("temp_max: n/a is not a valid Float64"), reason
         assert origin.startswith("file weather_2024_02.csv row ")
-    assert sql(data_home, "SELECT count(*) FROM normalized.daily_weather") == [(57,)]
+    assert sql("SELECT count(*) FROM normalized.daily_weather") == [(57,)]
     assert check_result(damaged, "normalized/daily_weather", "contract").passed
     assert check_result(damaged, "normalized/daily_weather", "reconciliation").passed
     share = check_result(damaged, "normalized/daily_weather", "quarantine_share")
