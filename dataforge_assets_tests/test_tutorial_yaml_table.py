@@ -16,10 +16,12 @@ import duckdb
 import pytest
 import yaml
 from dagster._core.selector.subset_selector import parse_asset_selection
+from dagster.components.scaffold.scaffold import get_scaffolder
 
 from dataforge_assets import scaffold
 from dataforge_assets.lib.environment import REPO_ROOT, Environment
 from dataforge_assets.lib.tables import NormalizedTableComponent, StatsTableComponent
+from dataforge_assets.lib.tables import scaffold as tables_scaffold
 from dataforge_assets_tests.source_yaml import load_defs_folder, write_project_files
 
 TUTORIAL = REPO_ROOT / "docs" / "tutorial-yaml-table.md"
@@ -184,3 +186,23 @@ def test_scaffolded_yaml_is_the_documented_starting_point(
     with pytest.raises(SystemExit):
         scaffold.main([layer, "new_table", "--defs", str(tmp_path)])
     assert "exists already" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("component", [NormalizedTableComponent, StatsTableComponent])
+def test_dg_scaffolder_writes_the_same_starting_point(component: type, tmp_path: Path) -> None:
+    """What `dg scaffold defs dataforge_assets.lib.tables.<Component> <layer>/trips` calls."""
+    target = tmp_path / "trips"
+    request = dg.ScaffoldRequest(
+        type_name=f"dataforge_assets.lib.tables.{component.__name__}",
+        target_path=target,
+        scaffold_format="yaml",
+        project_root=None,
+        params=None,
+    )
+    get_scaffolder(component).scaffold(request)
+    expected = (
+        tables_scaffold.normalized_yaml("trips")
+        if component is NormalizedTableComponent
+        else tables_scaffold.stats_yaml("trips")
+    )
+    assert (target / "defs.yaml").read_text() == expected
