@@ -122,3 +122,14 @@ def test_the_tutorial_yaml_loads(tmp_path: Path, data_home: Any) -> None:
         "normalized/stock_prices",
         "stats/symbol_weather",
     }
+
+
+def test_raw_tables_bring_their_checks_without_a_normalized_table(tmp_path: Path, data_home: Any) -> None:
+    raw_only = {"raw/markets/defs.yaml": tutorial_files()["raw/markets/defs.yaml"]}
+    defs = load_defs_folder(write_project_files(tmp_path, raw_only))
+    checks = {(c.asset_key.to_user_string(), c.name) for c in defs.resolve_asset_graph().asset_check_keys}
+    assert checks == {
+        (f"raw/{table}", check)
+        for table in ("daily_weather", "stock_prices")
+        for check in ("schema_drift", "row_count_anomaly")
+    }

@@ -123,13 +123,13 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
         """Drift and row-count anomaly checks belong to each raw table, whatever reads it later."""
         from dataforge_assets.lib.raw_checks import raw_table_checks  # it imports this module
 
-        return [
-            check
-            for t in self.connection.tables
-            for check in raw_table_checks(
-                t.name, [*t.primary_key, *([t.cursor_field] if t.cursor_field else [])]
-            )
-        ]
+        return [check for t in self.connection.tables for check in raw_table_checks(t.name, _declared(t))]
+
+
+def _declared(table: Any) -> list[str]:
+    """The columns a raw table's YAML names (key, cursor, typed columns): missing ones fail the drift check."""
+    named = [*table.primary_key, *([table.cursor_field] if table.cursor_field else [])]
+    return list(dict.fromkeys([*named, *(getattr(table, "columns", None) or {})]))
 
 
 def _has_rows(warehouse: Warehouse, table: str) -> bool:
