@@ -6,13 +6,12 @@ from __future__ import annotations
 from typing import Any, Self
 
 import dagster as dg
-import sqlglot
 from pydantic import BaseModel, field_validator
-from sqlglot import exp
 
 from dataforge_assets.lib.sources.spec import TABLE_NAME
 from dataforge_assets.lib.stats_asset import STATS, sql_stats_asset
 from dataforge_assets.lib.tables.scaffold import StatsTableScaffolder
+from dataforge_assets.lib.tables.sql_parse import parse_select, selected_columns, tables_read
 from dataforge_assets.lib.tables.yaml_errors import located, refuse
 from dataforge_assets.lib.warehouse import Warehouse
 
@@ -20,19 +19,9 @@ LAYERS = ("raw", "normalized", "stats")
 SAMPLE = 5
 
 
-def tables_read(sql: str) -> list[dg.AssetKey]:
-    """`<layer>.<table>` references of the SQL (CTE names and other schemas are not assets)."""
-    tree = sqlglot.parse_one(sql)
-    keys = {(t.db, t.name) for t in tree.find_all(exp.Table) if t.db in LAYERS}
-    return [dg.AssetKey([db, name]) for db, name in sorted(keys)]
-
-
-def selected_columns(sql: str) -> list[str] | None:
-    """The output column names, or None when the SELECT has a `*` (then they are not known here)."""
-    tree = sqlglot.parse_one(sql)
-    if not isinstance(tree, exp.Query) or any(isinstance(e, exp.Star) for e in tree.selects):
-        return None
-    return list(tree.named_selects)
+def dependencies(sql: str) -> list[dg.AssetKey]:
+    """The assets the SQL reads: its `<layer>.<table>` references (CTE names and other schemas are not)."""
+    return [dg.AssetKey([schema, table]) for schema, table in tables_read(sql) if schema in LAYERS]
 
 
 @dg.scaffold_with(StatsTableScaffolder)
@@ -56,12 +45,7 @@ class StatsTableComponent(dg.Component, dg.Model, dg.Resolvable):
     @field_validator("sql")
     @classmethod
     def _one_select(cls, value: str) -> str:
-        try:
-            tree = sqlglot.parse_one(value)
-        except sqlglot.errors.SqlglotError as error:
-            raise ValueError(f"is not valid SQL: {error}") from None
-        if not isinstance(tree, exp.Query):
-            raise ValueError("must be one SELECT (the table is rebuilt from its result)")
+        parse_select(value)  # SqlError (a ValueError) says what is wrong
         return value
 
     @classmethod
@@ -77,7 +61,7 @@ class StatsTableComponent(dg.Component, dg.Model, dg.Resolvable):
                         [field, i],
                         f"column {column!r} is not selected by the SQL (it selects {', '.join(columns)})",
                     )
-        if component.deps is None and not tables_read(component.sql):
+        if component.deps is None and not dependencies(component.sql):
             raise refuse(
                 positions, ["sql"], f"reads no table of {', '.join(LAYERS)}: name them as <layer>.<table>"
             )
@@ -87,7 +71,7 @@ class StatsTableComponent(dg.Component, dg.Model, dg.Resolvable):
         deps = (
             [dg.AssetKey.from_user_string(d) for d in self.deps]
             if self.deps is not None
-            else tables_read(self.sql)
+            else dependencies(self.sql)
         )
         asset = sql_stats_asset(self.name, self.sql, deps=deps, description=self.description or "")
         checks = []
