@@ -8,7 +8,7 @@ import os
 import re
 import shlex
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -110,33 +110,41 @@ def test_tutorial_builds_raw_normalized_and_stats_from_yaml_only(
     schema = graph.get(dg.AssetKey(["normalized", "daily_weather"])).metadata["dagster/column_schema"]
     assert [(c.name, c.type) for c in schema.columns][:2] == [("date", "DATE"), ("temp_max", "DOUBLE")]
 
-    runs = []
     with dg.instance_for_test() as instance:
-        for step, _, body in steps:
-            if step == "run":
-                done = subprocess.run(
-                    ["bash", "-euc", body],
-                    cwd=REPO_ROOT,
-                    env={**os.environ, "DATAFORGE_HOME": str(data_home.home)},
-                    capture_output=True,
-                    text=True,
-                )
-                assert done.returncode == 0, done.stderr
-            elif step == "materialize":
-                (command,) = [line for line in body.splitlines() if line.strip()]
-                everything = [*(defs.assets or []), *(defs.asset_checks or [])]
-                chosen = parse_asset_selection(list(defs.assets or []), selection_of(command))
-                runs.append(
-                    dg.materialize(
-                        everything,
-                        selection=dg.AssetSelection.assets(*chosen),
-                        resources=defs.resources,
-                        instance=instance,
-                    )
-                )
-    first, damaged = runs
+        runs = follow(steps, defs, instance, data_home)
+        _section_4(next(runs), kind, sql)
+        _section_5(next(runs), sql)
+        _section_6(next(runs), sql)
+        assert next(runs, None) is None
 
-    # Section 4: typed, contracted, a stats table.
+
+def follow(
+    steps: list[tuple[str, str, str]], defs: dg.Definitions, instance: dg.DagsterInstance, home: Environment
+) -> Iterator[dg.ExecuteInProcessResult]:
+    """Run the page's shell blocks and materialize its selections in order; yield each materialization."""
+    for step, _, body in steps:
+        if step == "run":
+            done = subprocess.run(
+                ["bash", "-euc", body],
+                cwd=REPO_ROOT,
+                env={**os.environ, "DATAFORGE_HOME": str(home.home)},
+                capture_output=True,
+                text=True,
+            )
+            assert done.returncode == 0, done.stderr
+        elif step == "materialize":
+            (command,) = [line for line in body.splitlines() if line.strip()]
+            chosen = parse_asset_selection(list(defs.assets or []), selection_of(command))
+            yield dg.materialize(
+                [*(defs.assets or []), *(defs.asset_checks or [])],
+                selection=dg.AssetSelection.assets(*chosen),
+                resources=defs.resources,
+                instance=instance,
+            )
+
+
+def _section_4(first: dg.ExecuteInProcessResult, kind: str, sql: Query) -> None:
+    """Typed, contracted, a stats table."""
     assert check_result(first, "normalized/daily_weather", "contract").passed
     assert check_result(first, "normalized/stock_prices", "contract").passed
     assert check_result(first, "normalized/stock_prices", "date_in_daily_weather").passed
@@ -154,7 +162,9 @@ def test_tutorial_builds_raw_normalized_and_stats_from_yaml_only(
         ("NRTH", 21),
     ]
 
-    # Section 5: the damaged delivery.
+
+def _section_5(damaged: dg.ExecuteInProcessResult, sql: Query) -> None:
+    """The damaged delivery: kept in raw, named by the drift check, three rows quarantined with reasons."""
     assert sql("SELECT count(*), count(humidity) FROM raw.daily_weather") == [(60, 29)]
     drift = check_result(damaged, "raw/daily_weather", "schema_drift")
     assert not drift.passed and drift.severity == dg.AssetCheckSeverity.WARN
@@ -172,6 +182,13 @@ def test_tutorial_builds_raw_normalized_and_stats_from_yaml_only(
     assert check_result(damaged, "normalized/daily_weather", "reconciliation").passed
     share = check_result(damaged, "normalized/daily_weather", "quarantine_share")
     assert share.passed and share.description.startswith("3 of 60 rows quarantined")
+
+
+def _section_6(corrected: dg.ExecuteInProcessResult, sql: Query) -> None:
+    """The corrected file replaces the quarantined rows."""
+    assert sql("SELECT count(*) FROM quarantine.daily_weather") == [(0,)]
+    assert sql("SELECT count(*), count(temp_max) FROM normalized.daily_weather") == [(60, 60)]
+    assert check_result(corrected, "normalized/daily_weather", "reconciliation").passed
 
 
 @pytest.mark.parametrize("layer", ["normalized", "stats"])
