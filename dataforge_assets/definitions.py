@@ -11,6 +11,8 @@ from dataforge_assets.lib.operations import with_operations
 from dataforge_assets.lib.warehouse_health import warehouse_health_defs
 from dataforge_assets.resources import resources_for
 
+DEFS = Path(__file__).parent / "defs"
+
 
 @dg.definitions
 def load_definitions() -> dg.Definitions:

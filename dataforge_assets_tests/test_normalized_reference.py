@@ -8,12 +8,15 @@ import datetime as dt
 import polars as pl
 import pytest
 
-from dataforge_assets.defs.normalized.airlines import AIRLINES
-from dataforge_assets.defs.normalized.airports import AIRPORTS
-from dataforge_assets.defs.normalized.planes import PLANES
-from dataforge_assets.defs.normalized.weather import WEATHER
+from dataforge_assets.definitions import DEFS
 from dataforge_assets.demo.setup import DATA_DIR
 from dataforge_assets.lib.normalize import NormalizedTable, normalize_batch
+from dataforge_assets.lib.tables.normalized_component import normalized_table_from_yaml
+
+AIRLINES, AIRPORTS, PLANES, WEATHER = (
+    normalized_table_from_yaml(DEFS / "normalized" / name / "defs.yaml")
+    for name in ("airlines", "airports", "planes", "weather")
+)
 
 SPECS = {"airlines": AIRLINES, "airports": AIRPORTS, "planes": PLANES, "weather": WEATHER}
 

@@ -13,9 +13,9 @@ import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-import pandera.polars as pa
 import pyarrow as pa_arrow
 
+from dataforge_assets.lib.contracts import Contract, as_schema
 from dataforge_assets.lib.warehouse import Warehouse
 
 LEDGER_SCHEMA = "normalized"
@@ -23,9 +23,9 @@ LEDGER = "_contract_checks"
 Fingerprints = Mapping[str | None, tuple[int, str]]
 
 
-def contract_version(contract: type[pa.DataFrameModel]) -> str:
+def contract_version(contract: Contract) -> str:
     """Changes whenever a column, type, nullability or check (with its arguments) of the contract does."""
-    schema = contract.to_schema()
+    schema = as_schema(contract)
     described = {
         "strict": str(schema.strict),
         "coerce": schema.coerce,

@@ -17,6 +17,16 @@ CAST_FAILURES = "_cast_failures"
 TIMESTAMP_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M%z", "%Y-%m-%dT%H:%M")
 REJECT_RULE = "_quarantine_rule"
 REJECT_REASON = "_quarantine_reason"
+# A Python table's contract is a DataFrameModel class; a YAML table's is a DataFrameSchema built from it.
+Contract = type[pa.DataFrameModel] | pa.DataFrameSchema
+
+
+def as_schema(contract: Contract) -> pa.DataFrameSchema:
+    return contract if isinstance(contract, pa.DataFrameSchema) else contract.to_schema()
+
+
+def contract_name(contract: Contract) -> str:
+    return (contract.name or "contract") if isinstance(contract, pa.DataFrameSchema) else contract.__name__
 
 
 class ContractViolation(Exception):
@@ -72,6 +82,10 @@ def _converted(source: pl.DataType, name: str, target: pl.DataType) -> pl.Expr:
             else text.str.to_datetime(fmt, strict=False, time_unit="us").dt.replace_time_zone("UTC")
             for fmt in TIMESTAMP_FORMATS
         ).cast(target, strict=False)
+    if target == pl.Date and source != pl.Date:  # polars 2 no longer casts text to a date
+        if isinstance(source, pl.Datetime):
+            return column.dt.date()
+        return column.cast(pl.String).str.strip_chars().str.to_date("%Y-%m-%d", strict=False)
     if source.is_numeric() or source == pl.Boolean:
         return column.cast(target, strict=False)
     return column.cast(pl.String).str.strip_chars().cast(target, strict=False)
@@ -93,9 +107,9 @@ class Split:
     failure_cases: pl.DataFrame  # pandera's failure cases, for metadata
 
 
-def split_by_contract(table: str, typed: pl.DataFrame, contract: type[pa.DataFrameModel]) -> Split:
+def split_by_contract(table: str, typed: pl.DataFrame, contract: Contract) -> Split:
     """Validate `typed` (which may carry a `_cast_failures` column) against `contract`."""
-    columns = list(contract.to_schema().columns)
+    columns = list(as_schema(contract).columns)
     present = [c for c in columns if c in typed.columns]
     failure_cases = _failure_cases(typed.select(present) if len(present) == len(columns) else typed, contract)
     schema_level = failure_cases.filter(pl.col("index").is_null())
@@ -138,7 +152,7 @@ def split_by_contract(table: str, typed: pl.DataFrame, contract: type[pa.DataFra
     )
 
 
-def _failure_cases(frame: pl.DataFrame, contract: type[pa.DataFrameModel]) -> pl.DataFrame:
+def _failure_cases(frame: pl.DataFrame, contract: Contract) -> pl.DataFrame:
     try:
         contract.validate(frame, lazy=True)
     except pa.errors.SchemaErrors as errors:

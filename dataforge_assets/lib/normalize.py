@@ -15,11 +15,17 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-import pandera.polars as pa
 import polars as pl
 import pyarrow as pa_arrow
 
-from dataforge_assets.lib.contracts import CAST_FAILURES, REJECT_REASON, REJECT_RULE, split_by_contract
+from dataforge_assets.lib.contracts import (
+    CAST_FAILURES,
+    REJECT_REASON,
+    REJECT_RULE,
+    Contract,
+    as_schema,
+    split_by_contract,
+)
 from dataforge_assets.lib.prefetch import prefetched
 from dataforge_assets.lib.warehouse import Warehouse
 
@@ -64,7 +70,7 @@ class NormalizedTable:
     name: str
     raw_table: str
     key: Sequence[str]  # the raw table's primary key columns
-    contract: type[pa.DataFrameModel]
+    contract: Contract  # a pandera DataFrameModel class or DataFrameSchema
     transform: Transform  # raw text batch (+ lookups) -> typed frame, same rows in the same order
     lookups: Sequence[str] = field(default_factory=tuple)  # small raw tables read whole, e.g. airlines
     description: str = ""
@@ -72,7 +78,7 @@ class NormalizedTable:
 
     @property
     def contract_columns(self) -> list[str]:
-        return list(self.contract.to_schema().columns)
+        return list(as_schema(self.contract).columns)
 
 
 @dataclass

@@ -9,7 +9,7 @@ import polars as pl
 import polars.selectors as cs
 
 from dataforge_assets.lib.contract_ledger import contract_version, record_checked, vouched_loads
-from dataforge_assets.lib.contracts import ContractViolation, split_by_contract
+from dataforge_assets.lib.contracts import ContractViolation, contract_name, split_by_contract
 from dataforge_assets.lib.metadata import table_metadata
 from dataforge_assets.lib.normalize import (
     LINEAGE,
@@ -24,14 +24,13 @@ from dataforge_assets.lib.normalize import (
     origin,
 )
 from dataforge_assets.lib.privacy import MASK, PrivacySpec, policy_for
-from dataforge_assets.lib.raw_checks import raw_table_checks
 from dataforge_assets.lib.warehouse import Warehouse
 
 SAMPLE_FAILURES = 20
 
 
 def normalized_table_asset(spec: NormalizedTable) -> list[Any]:
-    """The asset, its checks, and the drift and anomaly checks of the raw table it reads."""
+    """The asset and its checks (the raw table it reads brings its own drift and anomaly checks)."""
     key = dg.AssetKey([NORMALIZED, spec.name])
 
     @dg.asset(
@@ -50,7 +49,7 @@ def normalized_table_asset(spec: NormalizedTable) -> list[Any]:
         asset=key,
         name="contract",
         blocking=True,
-        description=f"Every row of {NORMALIZED}.{spec.name} keeps the {spec.contract.__name__} contract.",
+        description=f"Every row of {NORMALIZED}.{spec.name} keeps the {contract_name(spec.contract)} contract.",
     )
     def _contract(warehouse: Warehouse) -> dg.AssetCheckResult:
         # A writer: it records the loads it vouched for in the ledger (contract_ledger.py).
@@ -70,7 +69,7 @@ def normalized_table_asset(spec: NormalizedTable) -> list[Any]:
         with warehouse.session(read_only=True):
             return check_reconciliation(warehouse, spec)
 
-    return [_asset, _contract, _reconciliation, *raw_table_checks(spec.raw_table, spec.raw_columns)]
+    return [_asset, _contract, _reconciliation]
 
 
 def _build_and_report(

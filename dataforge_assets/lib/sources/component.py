@@ -146,8 +146,25 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
                 )
             )
         sensors = landing_sensors_for(self.name, self.connection, _raw_assets, env)
-        checks = [rejected_files_check(t.name) for t in self.connection.tables] if self.is_files else []
-        return dg.Definitions(assets=[_raw_assets], asset_checks=checks, schedules=schedules, sensors=sensors)
+        rejected = [rejected_files_check(t.name) for t in self.connection.tables] if self.is_files else []
+        return dg.Definitions(
+            assets=[_raw_assets],
+            asset_checks=[*self.raw_checks(), *rejected],
+            schedules=schedules,
+            sensors=sensors,
+        )
+
+    def raw_checks(self) -> list[Any]:
+        """Drift and row-count anomaly checks belong to each raw table, whatever reads it later."""
+        from dataforge_assets.lib.raw_checks import raw_table_checks  # it imports this module
+
+        return [check for t in self.connection.tables for check in raw_table_checks(t.name, _declared(t))]
+
+
+def _declared(table: Any) -> list[str]:
+    """The columns a raw table's YAML names (key, cursor, typed columns): missing ones fail the drift check."""
+    named = [*table.primary_key, *([table.cursor_field] if table.cursor_field else [])]
+    return list(dict.fromkeys([*named, *(getattr(table, "columns", None) or {})]))
 
 
 def _report_rejections(

@@ -1,0 +1,139 @@
+"""StatsTableComponent: a stats table declared in one YAML file, one portable SQL SELECT (stats_asset.py)
+with its key and not-null checks; its lineage is read from the SQL unless `deps` says otherwise."""
+
+from __future__ import annotations
+
+from typing import Any, Self
+
+import dagster as dg
+from pydantic import BaseModel, field_validator
+
+from dataforge_assets.lib.sources.spec import TABLE_NAME
+from dataforge_assets.lib.stats_asset import STATS, sql_stats_asset
+from dataforge_assets.lib.tables.scaffold import StatsTableScaffolder
+from dataforge_assets.lib.tables.sql_parse import parse_select, selected_columns, tables_read
+from dataforge_assets.lib.tables.yaml_errors import located, refuse
+from dataforge_assets.lib.warehouse import Warehouse
+
+LAYERS = ("raw", "normalized", "stats")
+SAMPLE = 5
+
+
+def dependencies(sql: str) -> list[dg.AssetKey]:
+    """The assets the SQL reads: its `<layer>.<table>` references (CTE names and other schemas are not)."""
+    return [dg.AssetKey([schema, table]) for schema, table in tables_read(sql) if schema in LAYERS]
+
+
+@dg.scaffold_with(StatsTableScaffolder)
+class StatsTableComponent(dg.Component, dg.Model, dg.Resolvable):
+    """`stats.<name>`: the result of `sql`, replaced whole on each run."""
+
+    name: str
+    description: str | None = None
+    sql: str
+    key: list[str] = []  # unique and never null (a blocking check)
+    not_null: list[str] = []  # never null (a blocking check)
+    deps: list[str] | None = None  # asset keys like normalized/flights; read from the SQL when omitted
+
+    @field_validator("name")
+    @classmethod
+    def _table_name(cls, value: str) -> str:
+        if not TABLE_NAME.fullmatch(value):
+            raise ValueError("must be lower-case letters, digits and _, starting with a letter")
+        return value
+
+    @field_validator("sql")
+    @classmethod
+    def _one_select(cls, value: str) -> str:
+        parse_select(value)  # SqlError (a ValueError) says what is wrong
+        return value
+
+    @classmethod
+    def load(cls, attributes: BaseModel | None, context: dg.ComponentLoadContext) -> Self:
+        positions = context.resolution_context.source_position_tree
+        component = located(positions, lambda: super(StatsTableComponent, cls).load(attributes, context))
+        columns = selected_columns(component.sql)
+        for field in ("key", "not_null"):
+            for i, column in enumerate(getattr(component, field)):
+                if columns is not None and column not in columns:
+                    raise refuse(
+                        positions,
+                        [field, i],
+                        f"column {column!r} is not selected by the SQL (it selects {', '.join(columns)})",
+                    )
+        if component.deps is None and not dependencies(component.sql):
+            raise refuse(
+                positions, ["sql"], f"reads no table of {', '.join(LAYERS)}: name them as <layer>.<table>"
+            )
+        return component
+
+    def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
+        deps = (
+            [dg.AssetKey.from_user_string(d) for d in self.deps]
+            if self.deps is not None
+            else dependencies(self.sql)
+        )
+        asset = sql_stats_asset(self.name, self.sql, deps=deps, description=self.description or "")
+        checks = []
+        if self.key:
+            checks.append(self._key_check())
+        if self.not_null:
+            checks.append(self._not_null_check())
+        return dg.Definitions(assets=[asset], asset_checks=checks)
+
+    def _key_check(self) -> Any:
+        table, key = self.name, list(self.key)
+        columns = ", ".join(f'"{c}"' for c in key)
+
+        @dg.asset_check(
+            asset=dg.AssetKey([STATS, table]),
+            name="key",
+            blocking=True,
+            description=f"({', '.join(key)}) is unique and never null in {STATS}.{table}.",
+        )
+        def _key(warehouse: Warehouse) -> dg.AssetCheckResult:
+            with warehouse.session():
+                duplicates = warehouse.query(
+                    f'SELECT {columns}, count(*) AS "rows" FROM "{STATS}"."{table}" GROUP BY {columns} '
+                    f'HAVING count(*) > 1 ORDER BY "rows" DESC LIMIT {SAMPLE}'
+                ).to_pylist()
+                nulls = int(
+                    warehouse.scalar(
+                        f'SELECT count(*) FROM "{STATS}"."{table}" WHERE '
+                        + " OR ".join(f'"{c}" IS NULL' for c in key)
+                    )
+                )
+            problems = [f"{len(duplicates)}+ duplicated key(s), e.g. {duplicates[0]}"] if duplicates else []
+            problems += [f"{nulls} row(s) with a null key column"] if nulls else []
+            return dg.AssetCheckResult(
+                passed=not problems,
+                description="; ".join(problems) or f"({', '.join(key)}) is unique and never null",
+                metadata={"duplicated_keys_sample": dg.MetadataValue.json(duplicates), "null_keys": nulls},
+            )
+
+        return _key
+
+    def _not_null_check(self) -> Any:
+        table, columns = self.name, list(self.not_null)
+
+        @dg.asset_check(
+            asset=dg.AssetKey([STATS, table]),
+            name="not_null",
+            blocking=True,
+            description=f"{', '.join(columns)} never null in {STATS}.{table}.",
+        )
+        def _not_null(warehouse: Warehouse) -> dg.AssetCheckResult:
+            with warehouse.session():
+                counts = warehouse.query(
+                    "SELECT "
+                    + ", ".join(f'count(*) - count("{c}") AS "{c}"' for c in columns)
+                    + f' FROM "{STATS}"."{table}"'
+                ).to_pylist()[0]
+            nulls = {c: int(n) for c, n in counts.items() if n}
+            return dg.AssetCheckResult(
+                passed=not nulls,
+                description=", ".join(f"{c}: {n} null(s)" for c, n in nulls.items()) or "no nulls",
+                metadata={"null_counts": dg.MetadataValue.json(nulls)},
+            )
+
+        return _not_null
