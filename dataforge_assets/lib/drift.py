@@ -109,9 +109,15 @@ def _emptied(warehouse: Warehouse, table: str, columns: dict[str, str], latest: 
     names = [c for c in columns if VARIANT not in c]
     if latest is None or not names:
         return {}
-    in_latest = ", ".join(f"count(CASE WHEN {LOAD_ID} = '{latest}' THEN \"{c}\" END)" for c in names)
-    before = ", ".join(f"count(CASE WHEN {LOAD_ID} <> '{latest}' THEN \"{c}\" END)" for c in names)
-    latest_rows = f"count(CASE WHEN {LOAD_ID} = '{latest}' THEN 1 END)"
+    # Every count named: PostgreSQL calls them all `count`, and a dict keeps only one of them.
+    in_latest = ", ".join(
+        f"count(CASE WHEN {LOAD_ID} = '{latest}' THEN \"{c}\" END) AS now_{i}" for i, c in enumerate(names)
+    )
+    before = ", ".join(
+        f"count(CASE WHEN {LOAD_ID} <> '{latest}' THEN \"{c}\" END) AS before_{i}"
+        for i, c in enumerate(names)
+    )
+    latest_rows = f"count(CASE WHEN {LOAD_ID} = '{latest}' THEN 1 END) AS latest_rows"
     row = warehouse.query(f'SELECT {latest_rows}, {in_latest}, {before} FROM {RAW}."{table}"').to_pylist()[0]
     counts = list(row.values())
     if not counts[0]:
@@ -123,10 +129,6 @@ def _emptied(warehouse: Warehouse, table: str, columns: dict[str, str], latest: 
 def _record(warehouse: Warehouse, table: str, load: str | None, columns: dict[str, str]) -> None:
     if load is None:
         return
-    if warehouse.table_exists(QUALITY, SNAPSHOTS):
-        warehouse.execute(
-            f"DELETE FROM {QUALITY}.{SNAPSHOTS} WHERE table_name = '{table}' AND load_id = '{load}'"
-        )
     now = datetime.now(UTC)
     rows = pa.table(
         {
@@ -137,4 +139,9 @@ def _record(warehouse: Warehouse, table: str, load: str | None, columns: dict[st
             "recorded_at": [now] * len(columns),
         }
     )
-    warehouse.write(QUALITY, SNAPSHOTS, [rows], mode="append")
+    with warehouse.transaction():  # a kill between delete and insert must not lose the snapshot
+        if warehouse.table_exists(QUALITY, SNAPSHOTS):
+            warehouse.execute(
+                f"DELETE FROM {QUALITY}.{SNAPSHOTS} WHERE table_name = '{table}' AND load_id = '{load}'"
+            )
+        warehouse.write(QUALITY, SNAPSHOTS, [rows], mode="append")
