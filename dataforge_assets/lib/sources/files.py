@@ -10,17 +10,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import dagster as dg
-import dlt
 import polars as pl
 import pyarrow as pa
-from dlt.sources.filesystem import FileItemDict, filesystem
 
 from dataforge_assets.lib.sources.file_checks import check_columns, check_keys, check_lines, read_header
 from dataforge_assets.lib.sources.load_keys import LoadKeys, any_repeated, key_hashes
 from dataforge_assets.lib.sources.spec import TableSpec
+
+if TYPE_CHECKING:  # dlt is imported by the functions that run a load, not with the definitions
+    from dlt.sources.filesystem import FileItemDict
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,9 @@ def _resolve(folder: str, home: Path) -> Path:
 
 
 def _file_table(source_name: str, folder: Path, table: FileTableSpec, csv: CsvOptions, fresh: bool) -> Any:
+    import dlt
+    from dlt.sources.filesystem import filesystem
+
     listing = filesystem(
         bucket_url=folder.as_uri(),
         file_glob=table.glob,
@@ -88,6 +92,8 @@ def _file_table(source_name: str, folder: Path, table: FileTableSpec, csv: CsvOp
 def _read_files(
     items: list[FileItemDict], source: str, table: FileTableSpec, csv: CsvOptions, folder: Path, fresh: bool
 ) -> Iterator[Any]:
+    import dlt
+
     if not folder.is_dir():
         raise FileNotFoundError(f"landing folder {folder} does not exist")
     known = _known_columns(table.name)
@@ -120,6 +126,8 @@ def _read_files(
 def _merge_hints(repeated: bool, fresh: bool) -> Any:
     """How a merge table takes this load: keys unique in the load let dlt skip its deduplication,
     and a table with no rows yet has nothing to merge with, so it is filled by plain insert."""
+    import dlt
+
     if repeated:
         return dlt.mark.make_hints(
             write_disposition={"disposition": "merge", "strategy": "delete-insert"},
@@ -151,6 +159,8 @@ def _coalesced(batches: Iterable[pa.Table], rows: int = BATCH_ROWS) -> Iterator[
 
 def _known_columns(table: str) -> list[str]:
     """Data columns earlier loads of the table brought (dlt's schema, restored from the destination)."""
+    import dlt
+
     columns = dlt.current.source_schema().tables.get(table, {}).get("columns", {})
     return [c for c in columns if not c.startswith("_") and "__v_" not in c]
 

@@ -2,22 +2,16 @@
 
 Retries (429, 5xx, connection errors and timeouts, exponential backoff honouring Retry-After) are dlt's
 own `dlt.sources.helpers.requests.Client`; this module only sets its numbers from the source's YAML.
+The parts that import dlt and requests live in http_client.py, loaded when a run makes a request.
 """
 
 from __future__ import annotations
 
 import os
-import threading
-import time
 from typing import Any, Literal
 
 import dagster as dg
-from dlt.common.configuration.specs.base_configuration import configspec
-from dlt.sources.helpers.requests import Client
-from dlt.sources.helpers.rest_client.auth import AuthConfigBase
 from pydantic import field_validator
-from requests import PreparedRequest
-from requests.adapters import HTTPAdapter
 
 
 class MissingSecretError(RuntimeError):
@@ -64,58 +58,6 @@ class RateLimit(dg.Model):
         return value
 
 
-class _RateLimitedAdapter(HTTPAdapter):
-    """Spaces every attempt (retries included) at least 1/rate seconds apart."""
-
-    def __init__(self, requests_per_second: float) -> None:
-        super().__init__()
-        self._interval = 1.0 / requests_per_second
-        self._next_at = 0.0
-        self._lock = threading.Lock()
-
-    def send(self, request: PreparedRequest, *args: Any, **kwargs: Any) -> Any:
-        with self._lock:
-            now = time.monotonic()
-            wait = self._next_at - now
-            self._next_at = max(now, self._next_at) + self._interval
-        if wait > 0:
-            time.sleep(wait)
-        return super().send(request, *args, **kwargs)
-
-
-def make_session(timeout_seconds: float, retries: RequestRetries, rate_limit: RateLimit | None) -> Any:
-    client = Client(
-        request_timeout=timeout_seconds,
-        raise_for_status=False,  # dlt's RESTClient raises (with the URL's secrets redacted) itself
-        request_max_attempts=retries.max_attempts,
-        request_backoff_factor=retries.backoff_factor,
-        request_max_retry_delay=retries.max_delay_seconds,
-    )
-    session = client.session
-    if rate_limit:
-        adapter = _RateLimitedAdapter(rate_limit.requests_per_second)
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
-    return session
-
-
-@configspec
-class EnvSecretAuth(AuthConfigBase):
-    """Bearer token or API key read from an env var when a request is sent, never stored or logged.
-
-    The header is added to the prepared request only, so dlt's request logging never sees it.
-    """
-
-    env_var: str = None
-    scheme: Literal["bearer", "api_key"] = "bearer"
-    header: str = "Authorization"
-
-    def __call__(self, request: PreparedRequest) -> PreparedRequest:
-        secret = read_env(self.env_var, f"the {self.scheme} secret of this source")
-        request.headers[self.header] = f"Bearer {secret}" if self.scheme == "bearer" else secret
-        return request
-
-
 class BearerAuth(dg.Model):
     type: Literal["bearer"]
     token_env: str
@@ -127,9 +69,18 @@ class ApiKeyAuth(dg.Model):
     header: str = "X-API-Key"
 
 
-def make_auth(auth: BearerAuth | ApiKeyAuth | None) -> EnvSecretAuth | None:
+def make_session(timeout_seconds: float, retries: RequestRetries, rate_limit: RateLimit | None) -> Any:
+    from dataforge_assets.lib.sources.http_client import make_session
+
+    return make_session(timeout_seconds, retries, rate_limit)
+
+
+def make_auth(auth: BearerAuth | ApiKeyAuth | None) -> Any:
+    """An `EnvSecretAuth` (http_client.py) for the YAML's auth block, or None."""
     if auth is None:
         return None
+    from dataforge_assets.lib.sources.http_client import EnvSecretAuth
+
     if isinstance(auth, BearerAuth):
         return EnvSecretAuth(env_var=auth.token_env, scheme="bearer")
     return EnvSecretAuth(env_var=auth.key_env, scheme="api_key", header=auth.header)

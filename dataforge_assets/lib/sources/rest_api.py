@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import dagster as dg
-from dlt.sources.rest_api import rest_api_resources
 from pydantic import Field, field_validator, model_validator
 
 from dataforge_assets.lib.sources.http import (
@@ -144,6 +143,8 @@ class RestApiConnection(dg.Model):
             },
             "resources": [self._resource_config(table) for table in self.tables],
         }
+        from dlt.sources.rest_api import rest_api_resources  # at run time, not at definitions load
+
         resources = rest_api_resources(config)  # type: ignore[arg-type]
         by_name = {t.name: t for t in self.tables}
         for resource in resources:

@@ -5,17 +5,17 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import dlt
 import pyarrow as pa
 import pyarrow.csv as pa_csv
-import sqlalchemy as sa
-from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 from pydantic import PrivateAttr
 
 from dataforge_assets.lib.warehouse.base import Warehouse, WriteMode
 from dataforge_assets.lib.warehouse.postgres_types import arrow_schema_for, pg_type_for
+
+if TYPE_CHECKING:  # dlt and SQLAlchemy load when first used, not with the definitions
+    import sqlalchemy as sa
 
 
 class PostgresWarehouse(Warehouse):
@@ -23,11 +23,15 @@ class PostgresWarehouse(Warehouse):
 
     url: str
 
-    _engine: sa.Engine | None = PrivateAttr(default=None)
+    _engine: Any = PrivateAttr(default=None)  # a SQLAlchemy Engine, made on first use
 
     def dlt_destination(self) -> Any:
         # dlt takes a plain libpq URL, without SQLAlchemy's driver suffix; it insists on a password,
         # which servers with trust or peer auth do not need.
+        import dlt
+        import sqlalchemy as sa
+        from dlt.destinations.impl.postgres.configuration import PostgresCredentials
+
         url = sa.make_url(self.url).set(drivername="postgresql")
         credentials = PostgresCredentials(url.render_as_string(hide_password=False))
         credentials.password = credentials.password or ""
@@ -41,6 +45,8 @@ class PostgresWarehouse(Warehouse):
     @property
     def engine(self) -> sa.Engine:
         if self._engine is None:
+            import sqlalchemy as sa
+
             url = sa.make_url(self.url)
             # SQLAlchemy 2.1 maps plain postgresql:// to psycopg 3; the project ships psycopg2.
             if url.drivername == "postgresql":
