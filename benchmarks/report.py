@@ -173,7 +173,7 @@ def render(ms: list[Measurement], command: str) -> str:
         f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         f"- machine: {_machine()}",
         f"- command: `{command}`",
-        "- each case ran in its own process; peak RSS is that process's own (getrusage), the highest of its runs",
+        "- each case ran in its own process; peak RSS is that process's own (VmHWM; for the CLI cases the command's, from wait4), the highest of its runs",
         "- cases run more than once (interleaved) report the median run; `runs` lists every run's seconds",
         "",
         "- `process (s)`: the whole child process (interpreter, imports, the case); `seconds`: the case's own",
