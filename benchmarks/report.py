@@ -9,9 +9,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 DESCRIPTIONS = {
-    "duckdb_native": "DuckDB-native SQL script (load, type, check, aggregate)",
-    "pipeline": "dataforge pipeline via Dagster (raw -> normalized + contract -> stats)",
-    "incremental": "dataforge pipeline after one more month file lands",
+    "duckdb_native": "DuckDB single-pass SQL script (load, type + check in one pass, aggregate)",
+    "duckdb_naive": "DuckDB naive SQL script (the earlier one: three copies of the table)",
+    "polars_native": "polars-only lazy script, Parquet files (load, type + check, aggregate)",
+    "pipeline": "dataforge pipeline via Dagster, in-process materialize (raw -> normalized + contract -> stats)",
+    "incremental": "dataforge pipeline in-process after one more month file lands",
+    "pipeline_process": "dataforge pipeline as the CLI command, whole cold process",
+    "incremental_process": "dataforge pipeline as the CLI command after one more month lands, whole process",
+    "definitions_load": "definitions loading: listing command wall - `python -c 'import dagster'` wall",
+    "pg_plain_copy": "PostgreSQL plain COPY of the same files into a text table (whole data set)",
     "dlt_naive": "naive dlt: csv.DictReader dicts -> duckdb, merge (sample)",
     "pg_executemany": "PostgreSQL row-by-row executemany upsert (sample)",
     "pg_copy": "PostgreSQL Arrow -> CSV -> COPY into staging + one upsert (same sample)",
@@ -54,55 +60,106 @@ def _machine() -> str:
     )
 
 
-INCREMENTAL_TARGET_ROWS = 10_000_000  # the issue sets the incremental target at 10M rows
+LARGE = 10_000_000  # the issue sets the tighter targets at 10M rows
+MB_LIMIT = 1024
+
+
+def _process_seconds(m: Measurement) -> float:
+    """The whole process's wall when measured (baselines), else the case's own seconds."""
+    return float(m.figures.get("process_seconds", m.seconds))
 
 
 def _ratios(ms: list[Measurement]) -> list[tuple[str, float, str, bool | None]]:
-    """(what, value, target, met) for every target the issue sets."""
+    """(what, value, target, met) for every target the issue sets; met None = for information."""
     get = {(m.case, m.scale): m for m in ms}
     scales = sorted({m.scale for m in ms if m.case == "pipeline"})
     naive = next((m for m in ms if m.case == "dlt_naive"), None)
-    out = []
+    out: list[tuple[str, float, str, bool | None]] = []
     for scale in scales:
-        pipe, native, inc = (
-            get[("pipeline", scale)],
-            get[("duckdb_native", scale)],
-            get[("incremental", scale)],
+        pipe, native = get[("pipeline", scale)], get[("duckdb_native", scale)]
+        process, inc = get[("pipeline_process", scale)], get[("incremental_process", scale)]
+        limit = 1.3 if scale >= LARGE else 2.0
+        ratio = process.seconds / _process_seconds(native)
+        out.append(
+            (
+                f"pipeline whole process / single-pass DuckDB script process at {scale:,}",
+                ratio,
+                f"<= {limit}",
+                ratio <= limit,
+            )
         )
         out.append(
             (
-                f"pipeline / DuckDB-native wall time at {scale:,}",
+                f"pipeline in-process materialize / single-pass DuckDB script at {scale:,}",
                 pipe.seconds / native.seconds,
-                "<= 2.5",
-                pipe.seconds / native.seconds <= 2.5,
+                "-",
+                None,
             )
         )
+        for case, what in (("duckdb_naive", "naive DuckDB SQL"), ("polars_native", "polars-only script")):
+            if (case, scale) in get:
+                other = _process_seconds(get[(case, scale)])
+                out.append(
+                    (
+                        f"pipeline whole process / {what} process at {scale:,}",
+                        process.seconds / other,
+                        "-",
+                        None,
+                    )
+                )
         if naive:
             ratio = pipe.rows_per_s / naive.rows_per_s
             out.append((f"pipeline / naive dlt throughput at {scale:,}", ratio, ">= 50", ratio >= 50))
-        ratio = inc.seconds / pipe.seconds
-        if scale >= INCREMENTAL_TARGET_ROWS:
-            out.append((f"incremental month / full run time at {scale:,}", ratio, "<= 0.15", ratio <= 0.15))
-        else:  # mostly the fixed cost of a run; the target is set for 10M rows
+        ratio = inc.seconds / process.seconds
+        if scale >= LARGE:
             out.append(
-                (f"incremental month / full run time at {scale:,} (for information)", ratio, "-", None)
+                (
+                    f"incremental month / full run, whole processes, at {scale:,}",
+                    ratio,
+                    "<= 0.05",
+                    ratio <= 0.05,
+                )
             )
-    if len(scales) > 1:
-        small, large = (
-            max(get[(c, s)].rss_mb for c in ("pipeline", "incremental")) for s in (scales[0], scales[-1])
-        )
-        out.append(
-            (
-                f"pipeline peak RSS {scales[-1]:,} / {scales[0]:,}",
-                large / small,
-                "<= 1.5",
-                large / small <= 1.5,
+        else:  # mostly the fixed cost of a run; the target is set for 10M rows
+            out.append((f"incremental month / full run, whole processes, at {scale:,}", ratio, "-", None))
+    for m in ms:
+        if m.case == "definitions_load":
+            out.append(
+                (
+                    f"definitions load (s): {m.figures['command']} - import dagster",
+                    m.seconds,
+                    "<= 1.0",
+                    m.seconds <= 1.0,
+                )
             )
-        )
-        out.append((f"pipeline peak RSS at {scales[-1]:,} (MB)", large, "< 2048", large < 2048))
-    many = get.get(("pg_executemany", min(scales, default=0)))
+    if scales:
+        rss = {
+            s: max(get[(c, s)].rss_mb for c in ("pipeline", "incremental", "pipeline_process"))
+            for s in scales
+        }
+        for scale in scales:
+            if scale >= LARGE:
+                out.append(
+                    (
+                        f"pipeline peak RSS at {scale:,} (MB)",
+                        rss[scale],
+                        f"<= {MB_LIMIT}",
+                        rss[scale] <= MB_LIMIT,
+                    )
+                )
+        if len(scales) > 1:
+            ratio = rss[scales[-1]] / rss[scales[0]]
+            out.append(
+                (f"pipeline peak RSS {scales[-1]:,} / {scales[0]:,} (flat)", ratio, "<= 1.25", ratio <= 1.25)
+            )
+    smallest = min(scales, default=0)
+    load, copy = get.get(("pg_warehouse", smallest)), get.get(("pg_plain_copy", smallest))
+    if load and copy:
+        ratio = load.rows_per_s / copy.rows_per_s
+        out.append(("PostgreSQL warehouse raw load / plain COPY throughput", ratio, ">= 0.7", ratio >= 0.7))
+    many = get.get(("pg_executemany", smallest))
     for case, what in (("pg_warehouse", "PostgreSQL warehouse load"), ("pg_copy", "PostgreSQL COPY upsert")):
-        bulk = get.get((case, min(scales, default=0)))
+        bulk = get.get((case, smallest))
         if bulk and many:
             ratio = bulk.rows_per_s / many.rows_per_s
             out.append((f"{what} / executemany upsert throughput", ratio, ">= 10", ratio >= 10))
@@ -116,16 +173,19 @@ def render(ms: list[Measurement], command: str) -> str:
         f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
         f"- machine: {_machine()}",
         f"- command: `{command}`",
-        "- each case ran in its own process; peak RSS is that process's own (getrusage), the highest of its runs",
+        "- each case ran in its own process; peak RSS is that process's own (VmHWM; for the CLI cases the command's, from wait4), the highest of its runs",
         "- cases run more than once (interleaved) report the median run; `runs` lists every run's seconds",
         "",
-        "| case | data set rows | rows processed | seconds | runs (s) | rows/s | peak RSS (MB) |",
-        "|---|---:|---:|---:|---|---:|---:|",
+        "- `process (s)`: the whole child process (interpreter, imports, the case); `seconds`: the case's own",
+        "",
+        "| case | data set rows | rows processed | seconds | process (s) | runs (s) | rows/s | peak RSS (MB) |",
+        "|---|---:|---:|---:|---:|---|---:|---:|",
     ]
     for m in ms:
         runs = ", ".join(f"{s:.2f}" for s in m.figures.get("runs_seconds", [m.seconds]))
         lines.append(
-            f"| {DESCRIPTIONS[m.case]} | {m.scale:,} | {m.rows:,} | {m.seconds:.2f} | {runs} | "
+            f"| {DESCRIPTIONS[m.case]} | {m.scale:,} | {m.rows:,} | {m.seconds:.2f} | "
+            f"{_process_seconds(m):.2f} | {runs} | "
             f"{m.rows_per_s:,.0f} | {m.rss_mb:,.0f} |"
         )
     lines += [

@@ -19,40 +19,68 @@ from benchmarks.report import Measurement, render
 RESULTS = Path(__file__).parent / "RESULTS.md"
 
 
+# name -> (case in benchmarks.measure, extra kwargs); the run order interleaves baselines and pipeline.
+TIMED = {
+    "duckdb_native": ("duckdb_native", {}),
+    "duckdb_naive": ("duckdb_native", {"script": "duckdb_naive"}),
+    "polars_native": ("polars_native", {}),
+    "pipeline": ("pipeline", {}),
+    "incremental": ("pipeline", {}),
+    "pipeline_process": ("pipeline_process", {}),
+    "incremental_process": ("pipeline_process", {}),
+}
+
+
 def measure_scale(
     rows: int, root: Path, timeout: float, profiles: Path | None = None, repeat: int = 1
 ) -> list[Measurement]:
-    """Each case `repeat` times, interleaved (native, pipeline, incremental, native, ...) so a change
-    in the shared machine's speed hits both sides of a ratio; the median run is reported."""
+    """Each case `repeat` times, interleaved (native, naive, polars, pipeline, ..., native, ...) so a
+    change in the shared machine's speed hits both sides of a ratio; the median run is reported.
+
+    `pipeline`/`incremental` time the materialization inside one process; `pipeline_process` and
+    `incremental_process` time the CLI command a user runs, cold, start-up and definitions included.
+    """
     data = data_set(rows, root)
     print(f"[{data.rows:,} rows] {len(data.base)} monthly files; measuring {repeat}x...", flush=True)
-    figures: dict[str, list[dict]] = {"duckdb_native": [], "pipeline": [], "incremental": []}
+    figures: dict[str, list[dict]] = {name: [] for name in TIMED}
     for attempt in range(repeat):
         work = root / f"work_{data.rows}"
         shutil.rmtree(work, ignore_errors=True)
-        home = work / "home"
-        runs = [
-            ("duckdb_native", dict(home=work / "native", files=data.base)),
-            ("pipeline", dict(home=home, files=data.base)),
-            ("incremental", dict(home=home, files=[*data.base, data.extra])),
-        ]
-        for name, kwargs in runs:
-            case = "pipeline" if name == "incremental" else name
+        home, cli_home = work / "home", work / "cli_home"
+        homes = {
+            "duckdb_native": work / "native",
+            "duckdb_naive": work / "naive",
+            "polars_native": work / "polars",
+            "pipeline": home,
+            "incremental": home,
+            "pipeline_process": cli_home,
+            "incremental_process": cli_home,
+        }
+        for name, (case, extra) in TIMED.items():
+            files = [*data.base, data.extra] if name.startswith("incremental") else data.base
+            kwargs = dict(home=homes[name], files=files, **extra)
             if profiles and case == "pipeline" and attempt == 0:
                 kwargs["profile"] = profiles / f"{name}_{data.rows}.txt"
             figures[name].append(in_subprocess(case, timeout, **kwargs))
             seconds = figures[name][-1]["seconds"]
-            print(f"  {name:15} run {attempt + 1}/{repeat}: {seconds:8.2f} s", flush=True)
+            print(f"  {name:20} run {attempt + 1}/{repeat}: {seconds:8.2f} s", flush=True)
         shutil.rmtree(work, ignore_errors=True)
     results = []
-    for name, case_rows in (
-        ("duckdb_native", data.rows),
-        ("pipeline", data.rows),
-        ("incremental", data.extra_rows),
-    ):
+    for name in TIMED:
+        case_rows = data.extra_rows if name.startswith("incremental") else data.rows
         results.append(Measurement(name, data.rows, case_rows, median_run(figures[name])))
         print(f"  {results[-1].line()}", flush=True)
     return results
+
+
+def measure_fixed_cost(root: Path, rows: int, timeout: float) -> list[Measurement]:
+    """Definitions loading: the listing command's wall minus a bare `import dagster`'s (no data moves)."""
+    data = data_set(rows, root)
+    figures = in_subprocess("definitions_load", timeout, home=root / "work_defs")
+    shutil.rmtree(root / "work_defs", ignore_errors=True)
+    result = Measurement("definitions_load", data.rows, 0, figures)
+    print(f"  {result.line()}", flush=True)
+    return [result]
 
 
 def median_run(runs: list[dict]) -> dict:
@@ -74,6 +102,8 @@ def measure_per_row(rows: int, root: Path, sample: int, pg_rows: int, timeout: f
         ("dlt_naive", dict(home=work / "naive", files=data.base, sample_rows=min(sample, data.rows))),
         ("pg_executemany", dict(files=data.base, rows=min(pg_rows, data.rows))),
         ("pg_copy", dict(files=data.base, rows=min(pg_rows, data.rows))),
+        # The yardstick of the warehouse load: the whole data set COPY'd as it is.
+        ("pg_plain_copy", dict(files=data.base)),
     ]
     results = []
     if warehouse_available():
@@ -105,6 +135,7 @@ def main(argv: list[str] | None = None) -> list[Measurement]:
     measurements = []
     for rows in sorted(args.rows):
         measurements += measure_scale(rows, args.data, args.timeout, args.profile, args.repeat)
+    measurements += measure_fixed_cost(args.data, min(args.rows), args.timeout)
     measurements += measure_per_row(min(args.rows), args.data, args.dlt_sample, args.pg_rows, args.timeout)
     command = "python -m benchmarks.run " + " ".join(argv if argv is not None else sys.argv[1:])
     text = render(measurements, command)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import dagster as dg
-from dagster_dlt import DagsterDltResource
 
 from dataforge_assets.lib.environment import POSTGRES_URL_VAR, Environment, warehouse_lock_settings
+from dataforge_assets.lib.sources.dlt_resource import DltRunner
 from dataforge_assets.lib.warehouse import DuckDBWarehouse, PostgresWarehouse, Warehouse
 
 
@@ -25,4 +25,4 @@ def warehouse_for(env: Environment) -> Warehouse:
 
 
 def resources_for(env: Environment) -> dict[str, Any]:
-    return {"warehouse": warehouse_for(env), "dlt": DagsterDltResource()}
+    return {"warehouse": warehouse_for(env), "dlt": DltRunner()}

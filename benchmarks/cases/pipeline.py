@@ -14,15 +14,17 @@ from typing import Any
 SELECTION = ("raw/flights", "raw/airlines", "normalized/flights")
 
 
-def land(home: Path, files: list[Path]) -> None:
+def land(home: Path | str, files: list[Path] | list[str]) -> None:
     """Hard-link the generated months into the landing folder (no copy of gigabytes), plus the demo's
     reference database (built once, so the incremental run finds nothing new there)."""
     from dataforge_assets.demo.setup import REFERENCE_DATABASE, build_reference_database
     from dataforge_assets.lib.environment import current_environment
 
+    home = Path(home)
+    os.environ["DATAFORGE_HOME"] = str(home)
     folder = home / "landing" / "flights"
     folder.mkdir(parents=True, exist_ok=True)
-    for path in files:
+    for path in map(Path, files):
         target = folder / path.name
         if not target.exists():
             os.link(path, target)
@@ -74,7 +76,7 @@ def materialize(
         for event in result.all_events
         if event.event_type_value == "STEP_SUCCESS"
     }
-    counts = _postgres_counts(postgres_url) if postgres_url else _duckdb_counts(home / "warehouse.duckdb")
+    counts = _postgres_counts(postgres_url) if postgres_url else duckdb_counts(home / "warehouse.duckdb")
     instance.dispose()
     return {"seconds": seconds, "steps": steps, "counts": counts}
 
@@ -90,7 +92,7 @@ def _profiler(path: str | None) -> Any:
     return profiler
 
 
-def _duckdb_counts(database: Path) -> dict[str, int]:
+def duckdb_counts(database: Path) -> dict[str, int]:
     """Rows of every data table (dlt's and the platform's bookkeeping tables start with `_`)."""
     import duckdb
 

@@ -5,22 +5,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import dagster as dg
-from dagster_dlt import DagsterDltResource, build_dlt_asset_specs
 
 from dataforge_assets.lib.environment import Environment, current_environment
 from dataforge_assets.lib.metadata import table_metadata
 from dataforge_assets.lib.operations.landing_sensor import landing_sensors_for
 from dataforge_assets.lib.privacy import PrivacySpec, register
 from dataforge_assets.lib.retry import retry_policy
-from dataforge_assets.lib.sources.bad_input import bad_input_fails_without_retry
 from dataforge_assets.lib.sources.connection import ConnectionYaml, resolve_connection
-from dataforge_assets.lib.sources.errors import explain_failure, raised_errors_redacted
-from dataforge_assets.lib.sources.http import MissingSecretError
 from dataforge_assets.lib.sources.pipeline import (
     RAW_SCHEMA,
-    RawTableTranslator,
     make_dlt_source,
     make_pipeline,
+    raw_asset_spec,
+    raw_table_translator,
 )
 from dataforge_assets.lib.sources.rejected_files import rejected_files_check, rejections_since
 from dataforge_assets.lib.sources.schema_contract import SchemaContractMode, dlt_schema_contract
@@ -69,34 +66,38 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
         privacy = self.table_privacy()
         for table, policy in privacy.items():
             register(table, policy)  # normalized tables built from it follow the same policy
-        translator = RawTableTranslator(
-            self.name,
-            {t.name: t.description for t in self.connection.tables},
-            env.warehouse,
-            freshness_policy=(
-                dg.FreshnessPolicy.time_window(fail_window=timedelta(minutes=self.freshness.max_lag_minutes))
-                if self.freshness
-                else None
-            ),
+        freshness_policy = (
+            dg.FreshnessPolicy.time_window(fail_window=timedelta(minutes=self.freshness.max_lag_minutes))
+            if self.freshness
+            else None
         )
         component = self
 
-        # dagster-dlt's own specs, in a multi_asset so the op gets the retry policy (dlt_assets takes none).
+        # One multi_asset per source so the op gets the retry policy (dagster-dlt's dlt_assets takes none).
+        # The specs come from the YAML's tables, not from a dlt source: building one at load imports dlt.
         @dg.multi_asset(
             name=f"raw_{self.name}",
-            specs=build_dlt_asset_specs(self.dlt_source(env), make_pipeline(self.name, env), translator),
+            specs=[
+                raw_asset_spec(self.name, t.name, t.description, env.warehouse, freshness_policy)
+                for t in self.connection.tables
+            ],
             can_subset=True,
             retry_policy=retry_policy(self.retry.max_retries, self.retry.delay_seconds),
         )
         def _raw_assets(
-            context: dg.AssetExecutionContext, dlt: DagsterDltResource, warehouse: Warehouse
+            context: dg.AssetExecutionContext, dlt: dg.ResourceParam[Any], warehouse: Warehouse
         ) -> Iterator[Any]:
+            from dataforge_assets.lib.sources.errors import raised_errors_redacted  # imports dlt
+
             with raised_errors_redacted():
                 yield from _load(context, dlt, warehouse)
 
-        def _load(
-            context: dg.AssetExecutionContext, dlt: DagsterDltResource, warehouse: Warehouse
-        ) -> Iterator[Any]:
+        def _load(context: dg.AssetExecutionContext, dlt: Any, warehouse: Warehouse) -> Iterator[Any]:
+            # Run-time helpers import dlt and requests: loaded here, not with the definitions.
+            from dataforge_assets.lib.sources.bad_input import bad_input_fails_without_retry
+            from dataforge_assets.lib.sources.errors import explain_failure
+            from dataforge_assets.lib.sources.http import MissingSecretError
+
             run_env = current_environment()
             try:
                 check = getattr(component.connection, "check_environment", None)
@@ -112,7 +113,7 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
                     context=context,
                     dlt_source=component.dlt_source(run_env, component.fresh_tables(warehouse)),
                     dlt_pipeline=make_pipeline(component.name, run_env, warehouse.dlt_destination()),
-                    dagster_dlt_translator=translator,
+                    dagster_dlt_translator=raw_table_translator(component.name, run_env.warehouse),
                     loader_file_format=warehouse.dlt_loader_file_format(),
                     schema_contract=dlt_schema_contract(component.schema_contract),
                 )

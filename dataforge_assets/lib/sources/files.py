@@ -22,11 +22,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 import dagster as dg
-import dlt
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
-from dlt.common.libs.pyarrow import get_column_type_from_py_arrow
 
 from dataforge_assets.lib.sources.file_checks import (
     BadSourceFile,
@@ -121,6 +119,8 @@ def _resolve(folder: str, home: Path) -> Path:
 
 
 def _file_table(load: FileLoad) -> Any:
+    import dlt  # at run time, not when the definitions load
+
     resource = dlt.resource(
         _read_landing,
         name=load.table.name,
@@ -141,6 +141,8 @@ class _Candidate:
 
 
 def _read_landing(load: FileLoad) -> Iterator[Any]:
+    import dlt  # at run time, not when the definitions load
+
     if not load.folder.is_dir():
         raise FileNotFoundError(f"landing folder {load.folder} does not exist")
     state = dlt.current.resource_state()
@@ -377,6 +379,8 @@ def _wider(a: pa.Field, b: pa.Field) -> pa.Field:
 
 
 def _dlt_type(arrow_type: pa.DataType) -> str:
+    from dlt.common.libs.pyarrow import get_column_type_from_py_arrow
+
     try:
         return str(get_column_type_from_py_arrow(arrow_type)["data_type"])
     except Exception:  # noqa: BLE001 - a type dlt cannot hold compares as its Arrow name
@@ -386,6 +390,8 @@ def _dlt_type(arrow_type: pa.DataType) -> str:
 def _merge_hints(repeated: bool, fresh: bool) -> Any:
     """How a merge table takes this load: keys unique in the load let dlt skip its deduplication,
     and a table with no rows yet has nothing to merge with, so it is filled by plain insert."""
+    import dlt  # at run time, not when the definitions load
+
     if repeated:
         return dlt.mark.make_hints(
             write_disposition={"disposition": "merge", "strategy": "delete-insert"},
@@ -418,6 +424,8 @@ def _coalesced(batches: Iterable[pa.Table], rows: int = BATCH_ROWS) -> Iterator[
 def _known_columns(table: str) -> dict[str, str]:
     """Data columns (and their dlt types) earlier loads of the table brought (dlt's schema, restored
     from the destination)."""
+    import dlt  # at run time, not when the definitions load
+
     columns = dlt.current.source_schema().tables.get(table, {}).get("columns", {})
     return {
         name: str(column.get("data_type"))

@@ -13,8 +13,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import dagster as dg
-from dlt.sources.rest_api import rest_api_resources
-from dlt.sources.rest_api.config_setup import create_paginator
 from pydantic import Field, field_validator, model_validator
 
 from dataforge_assets.lib.sources.http import (
@@ -139,6 +137,8 @@ class RestApiConnection(dg.Model):
 
     def dlt_resources(self, source_name: str, home: Path, fresh_tables: Collection[str] = ()) -> list[Any]:
         # `fresh_tables` is not used: pages are not key-checked before loading, so every load merges.
+        from dlt.sources.rest_api import rest_api_resources  # at run time, not at definitions load
+
         # One client per table: its session's response hook knows which table a failed request was for.
         limiter = rate_limiter(self.rate_limit)
         resources = []
@@ -165,6 +165,8 @@ class RestApiConnection(dg.Model):
         paginator = table.paginator or self.paginator
         endpoint: dict[str, Any] = {"path": table.path, "params": dict(table.params)}
         if paginator:
+            from dlt.sources.rest_api.config_setup import create_paginator
+
             endpoint["paginator"] = CheckedPaginator(
                 create_paginator(_dlt_paginator(paginator)), source_name, table.name
             )

@@ -14,9 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import dagster as dg
-import dlt
 import sqlalchemy as sa
-from dlt.sources.sql_database import sql_table
 from pydantic import Field, field_validator, model_validator
 from sqlalchemy.exc import ArgumentError
 
@@ -98,6 +96,9 @@ class SqlDatabaseConnection(dg.Model):
         return [self._table(engine, table) for table in self.tables]
 
     def _table(self, engine: sa.Engine, table: SqlTableSpec) -> Any:
+        import dlt  # at run time, not at definitions load
+        from dlt.sources.sql_database import sql_table
+
         incremental = (
             dlt.sources.incremental(
                 table.cursor_field, initial_value=_cursor_value(table.initial_cursor_value)

@@ -8,12 +8,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import dlt
 import duckdb
 import pyarrow as pa
 from dagster._utils.backoff import backoff
 from dagster_duckdb import DuckDBResource
-from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from pydantic import Field, PrivateAttr
 
 from dataforge_assets.lib.warehouse.base import Warehouse, WriteMode
@@ -140,6 +138,9 @@ class DuckDBWarehouse(DuckDBResource, Warehouse):
         con.execute("COMMIT")
 
     def dlt_destination(self) -> Any:
+        import dlt  # at run time: dlt is a third of the definitions' load time when imported there
+        from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+
         credentials = DuckDbCredentials(self.database)
         credentials.global_config = {"custom_user_agent": USER_AGENT, **self.connection_config}
         return dlt.destinations.duckdb(credentials=credentials)

@@ -7,13 +7,10 @@ import io
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import dlt
 import pyarrow as pa
 import pyarrow.csv as pa_csv
-import sqlalchemy as sa
-from dlt.destinations.impl.postgres.configuration import PostgresCredentials
 from pydantic import PrivateAttr
 
 from dataforge_assets.lib.redaction import register_url_password
@@ -21,6 +18,9 @@ from dataforge_assets.lib.warehouse.base import Warehouse, WriteMode
 from dataforge_assets.lib.warehouse.postgres_lock import advisory_lock
 from dataforge_assets.lib.warehouse.postgres_types import arrow_schema_for, pg_type_for
 from dataforge_assets.lib.worker_process import Worker
+
+if TYPE_CHECKING:  # dlt and SQLAlchemy load when first used, not with the definitions
+    import sqlalchemy as sa
 
 
 class PostgresWarehouse(Warehouse):
@@ -31,7 +31,7 @@ class PostgresWarehouse(Warehouse):
     lock_timeout_seconds: float = 7200
     lock_log_interval_seconds: float = 30
 
-    _engine: sa.Engine | None = PrivateAttr(default=None)
+    _engine: Any = PrivateAttr(default=None)  # a SQLAlchemy Engine, made on first use
     # The connection of this thread's open transaction(), if any: every operation of the thread uses it.
     _pinned: threading.local = PrivateAttr(default_factory=threading.local)
 
@@ -39,6 +39,10 @@ class PostgresWarehouse(Warehouse):
         # dlt takes a plain libpq URL, without SQLAlchemy's driver suffix; it insists on a password,
         # which servers with trust or peer auth do not need.
         register_url_password(self.url)
+        import dlt
+        import sqlalchemy as sa
+        from dlt.destinations.impl.postgres.configuration import PostgresCredentials
+
         url = sa.make_url(self.url).set(drivername="postgresql")
         credentials = PostgresCredentials(url.render_as_string(hide_password=False))
         credentials.password = credentials.password or ""
@@ -53,6 +57,8 @@ class PostgresWarehouse(Warehouse):
     def engine(self) -> sa.Engine:
         if self._engine is None:
             register_url_password(self.url)
+            import sqlalchemy as sa
+
             url = sa.make_url(self.url)
             # SQLAlchemy 2.1 maps plain postgresql:// to psycopg 3; the project ships psycopg2.
             if url.drivername == "postgresql":

@@ -1,0 +1,116 @@
+"""What a user runs, timed as whole processes: the CLI materialize (start-up, imports and definitions
+loading count), and the fixed cost of loading the definitions (`dagster asset list` minus `import dagster`).
+
+`dg` (dagster-dg-cli) is used when installed in this environment (`dg launch`, `dg list defs`);
+otherwise `dagster asset materialize` / `dagster asset list`, which load the same definitions.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from benchmarks.cases.pipeline import SELECTION, duckdb_counts
+
+REPO = Path(__file__).parents[2]
+BIN = Path(sys.executable).parent
+STATS = ("stats/carrier_daily_performance", "stats/route_stats", "stats/platform_run_stats")
+
+
+def _dg() -> Path | None:
+    dg = BIN / "dg"
+    return dg if dg.exists() else None
+
+
+def materialize_command(assets: tuple[str, ...] = (*SELECTION, *STATS)) -> list[str]:
+    if dg := _dg():
+        return [str(dg), "launch", "--assets", ",".join(assets)]
+    return [
+        str(BIN / "dagster"),
+        "asset",
+        "materialize",
+        "-m",
+        "dataforge_assets",
+        "--select",
+        ",".join(assets),
+    ]
+
+
+def list_command() -> list[str]:
+    if dg := _dg():
+        return [str(dg), "list", "defs"]
+    return [str(BIN / "dagster"), "asset", "list", "-m", "dataforge_assets"]
+
+
+def _environment(home: Path) -> dict[str, str]:
+    dagster_home = home / "dagster_home"
+    dagster_home.mkdir(parents=True, exist_ok=True)
+    link = dagster_home / "dagster.yaml"
+    if not link.exists():
+        link.symlink_to(REPO / "dagster.yaml")
+    return {
+        **os.environ,
+        "DATAFORGE_HOME": str(home),
+        "DAGSTER_HOME": str(dagster_home),
+        "DATAFORGE_WAREHOUSE": "duckdb",
+    }
+
+
+def _timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one child process.
+
+    wait4 gives this child's own rusage; this process stays small (nothing heavy imported), because
+    Linux counts the forking parent's peak in the child's ru_maxrss.
+    """
+    started = time.perf_counter()
+    with open(os.devnull, "wb") as out, tempfile.TemporaryFile() as err:
+        child = subprocess.Popen(command, env=env, cwd=REPO, stdout=out, stderr=err)
+        _, status, usage = os.wait4(child.pid, 0)
+        seconds = time.perf_counter() - started
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode != 0:
+            err.seek(0)
+            tail = err.read().decode(errors="replace")[-4000:]
+            raise RuntimeError(f"{' '.join(command)} failed (exit {child.returncode}):\n{tail}")
+    return seconds, usage.ru_maxrss / 1024
+
+
+def materialize(home: Path, files: list[Path]) -> dict[str, Any]:
+    """The CLI materialize of the pipeline's selection as one cold process, on `home`."""
+    env = _environment(home)
+    # Landing imports the project (Dagster, polars): done in a child of its own, untimed.
+    landing = f"from benchmarks.cases.pipeline import land; land({str(home)!r}, {[str(f) for f in files]!r})"
+    _timed([sys.executable, "-c", landing], env)
+    command = materialize_command()
+    seconds, peak_rss_mb = _timed(command, env)
+    return {
+        "seconds": seconds,
+        "command": " ".join([Path(command[0]).name, *command[1:]]),
+        "counts": duckdb_counts(home / "warehouse.duckdb"),
+        "child_peak_rss_mb": peak_rss_mb,
+    }
+
+
+def definitions_load(home: Path, repeat: int = 3) -> dict[str, Any]:
+    """Median wall of listing the definitions minus median wall of `python -c "import dagster"`."""
+    env = _environment(home)
+    bare = [sys.executable, "-c", "import dagster"]
+    listing = list_command()
+    bare_runs, list_runs = [], []
+    for _ in range(repeat):  # interleaved, so a change in the machine's load hits both
+        bare_runs.append(_timed(bare, env)[0])
+        list_runs.append(_timed(listing, env)[0])
+    fixed = statistics.median(list_runs) - statistics.median(bare_runs)
+    return {
+        "seconds": fixed,
+        "import_dagster_runs": bare_runs,
+        "list_runs": list_runs,
+        "command": " ".join([Path(listing[0]).name, *listing[1:]]),
+        "sample_rows": 0,
+    }
