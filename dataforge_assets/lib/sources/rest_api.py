@@ -26,7 +26,6 @@ from dataforge_assets.lib.sources.http import (
     read_env,
 )
 from dataforge_assets.lib.sources.json_arrow import ColumnType, page_to_arrow
-from dataforge_assets.lib.sources.paging import CheckedPaginator, new_trail, record_responses
 from dataforge_assets.lib.sources.spec import TableSpec
 
 # Never requested: stands in at definitions-load time for a base URL whose env var is not set yet.
@@ -139,6 +138,8 @@ class RestApiConnection(dg.Model):
         # `fresh_tables` is not used: pages are not key-checked before loading, so every load merges.
         from dlt.sources.rest_api import rest_api_resources  # at run time, not at definitions load
 
+        from dataforge_assets.lib.sources.paging import new_trail, record_responses
+
         # One client per table: its session's response hook knows which table a failed request was for.
         limiter = rate_limiter(self.rate_limit)
         resources = []
@@ -166,6 +167,8 @@ class RestApiConnection(dg.Model):
         endpoint: dict[str, Any] = {"path": table.path, "params": dict(table.params)}
         if paginator:
             from dlt.sources.rest_api.config_setup import create_paginator
+
+            from dataforge_assets.lib.sources.paging import CheckedPaginator
 
             endpoint["paginator"] = CheckedPaginator(
                 create_paginator(_dlt_paginator(paginator)), source_name, table.name
