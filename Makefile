@@ -30,7 +30,7 @@ $(UV):
 
 # The locked environment (uv.lock) plus a Dagster home that uses this repo's dagster.yaml.
 install: $(UV)
-	$(UV) sync --frozen --python $(PYTHON)
+	$(UV) sync --frozen --quiet --python $(PYTHON)
 	mkdir -p "$(DAGSTER_HOME)"
 	ln -sf "$(CURDIR)/dagster.yaml" "$(DAGSTER_HOME)/dagster.yaml"
 
