@@ -11,7 +11,6 @@ import sys
 import tomllib
 from collections.abc import Iterable
 from importlib.metadata import packages_distributions
-from pathlib import Path
 
 from dataforge_assets.lib.environment import REPO_ROOT
 

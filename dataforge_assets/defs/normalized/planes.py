@@ -2,6 +2,7 @@
 
 from collections.abc import Mapping
 
+import dagster as dg
 import pandera.polars as pa
 import polars as pl
 
@@ -53,4 +54,6 @@ PLANES = NormalizedTable(
     description="One row per aircraft (tail number): year built, type, manufacturer, model, engines, seats.",
 )
 
-planes_asset, *planes_checks = normalized_table_asset(PLANES)
+planes_asset, *planes_checks = normalized_table_asset(
+    PLANES, {"year_built": [(dg.AssetKey(["raw", "planes"]), "year")]}
+)

@@ -17,9 +17,25 @@ GROUP BY origin, dest
 ORDER BY origin, dest
 """
 
+FLIGHTS = dg.AssetKey(["normalized", "flights"])
+
 route_stats = sql_stats_asset(
     "route_stats",
     SQL,
-    deps=[dg.AssetKey(["normalized", "flights"])],
+    deps=[FLIGHTS],
+    columns={
+        "origin": ("text", "Departure airport (FAA code)."),
+        "dest": ("text", "Arrival airport (FAA code)."),
+        "flights": ("bigint", "Scheduled flights on the route."),
+        "avg_air_time": ("double", "Mean minutes in the air, over flights with a known air time."),
+        "distance": ("integer", "Route distance in miles (the longer one where the source lists two)."),
+    },
+    lineage={
+        "origin": [(FLIGHTS, "origin")],
+        "dest": [(FLIGHTS, "dest")],
+        "flights": [(FLIGHTS, "origin"), (FLIGHTS, "dest")],
+        "avg_air_time": [(FLIGHTS, "air_time")],
+        "distance": [(FLIGHTS, "distance")],
+    },
     description="One row per (origin, dest): flights, average air time (non-null), distance in miles.",
 )

@@ -11,6 +11,7 @@ import dlt
 from dagster_dlt import DagsterDltTranslator
 from dagster_dlt.translator import DltResourceTranslatorData
 
+from dataforge_assets.lib.asset_docs import PLATFORM_OWNER
 from dataforge_assets.lib.environment import Environment
 
 RAW_SCHEMA = "raw"
@@ -70,4 +71,6 @@ class RawTableTranslator(DagsterDltTranslator):
             kinds={"dlt", self._warehouse_kind},
             tags={**spec.tags, "dataforge/source": self._source_name, "dataforge/layer": RAW_SCHEMA},
             freshness_policy=self._freshness_policy,
+            owners=[PLATFORM_OWNER],
+            metadata={**spec.metadata, "dagster/table_name": f"{RAW_SCHEMA}.{name}"},
         )
