@@ -80,8 +80,13 @@ def write_project(root: Path) -> Path:
     (package / "__init__.py").write_text("")
     (package / "defs" / "__init__.py").write_text("")
     (package / "definitions.py").write_text(
-        "from pathlib import Path\nimport dagster as dg\n\n"
-        "defs = dg.load_from_defs_folder(path_within_project=Path(__file__).parent)\n"
+        "from pathlib import Path\nimport dagster as dg\n"
+        "from dataforge_assets.lib.environment import current_environment\n"
+        "from dataforge_assets.resources import resources_for\n\n"
+        "defs = dg.Definitions.merge(\n"
+        "    dg.load_from_defs_folder(path_within_project=Path(__file__).parent),\n"
+        "    dg.Definitions(resources=resources_for(current_environment())),\n"
+        ")\n"
     )
     (root / "pyproject.toml").write_text(
         '[tool.dg]\ndirectory_type = "project"\n\n[tool.dg.project]\nroot_module = "shipping"\n'

@@ -281,7 +281,7 @@ def test_a_failed_blocking_check_alerts_once_and_recovers_once(
     assert not run_check() and not run_check()  # failing twice: one alert
     sensor.tick()
     (text,) = _posted(httpserver)
-    assert "Blocking check reconciliation on normalized/airlines failed" in text
+    assert "Blocking check reconciliation on normalized/airlines failed" in text, text
     assert "1 row(s) unaccounted for" in text
     assert len(sink.messages) == 1 and "FAILED" in sink.messages[0][1]["Subject"]
 

@@ -1,6 +1,7 @@
 """Alerts on what matters besides runs: a blocking check that failed, a table past its freshness policy, and
-the recovery of each. Read from Dagster's event log: the checks' evaluations, and the freshness state changes
-Dagster's freshness daemon records from each asset's FreshnessPolicy (declared once, in the source YAML).
+the recovery of each. Read from Dagster's instance: each blocking check's latest execution record, and the
+freshness state changes Dagster's freshness daemon records from each asset's FreshnessPolicy (declared
+once, in the source YAML).
 
 Each sensor alerts on a change of state only (pass -> fail, fail -> pass), so a check that keeps failing or
 a table that stays stale alerts once, and its recovery once. The state lives in the sensor's cursor.
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 from dagster._core.definitions.freshness import FreshnessState
+from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
 
 from dataforge_assets.lib.operations.alert_channels import AlertChannels
 
@@ -92,18 +94,6 @@ def _send(context: dg.SensorEvaluationContext, alerts: AlertChannels, subject: s
         context.log.error(f"alert via {channel} failed: {error}")
 
 
-def _judge_check(context: dg.SensorEvaluationContext, event: object) -> tuple[str, bool, str] | None:
-    evaluation = event.asset_check_evaluation_data  # type: ignore[attr-defined]
-    key = dg.AssetCheckKey(evaluation.asset_key, evaluation.check_name)
-    graph = context.repository_def.asset_graph if context.repository_def else None
-    if graph is None or key not in graph.asset_check_keys or not graph.get_check_spec(key).blocking:
-        return None
-    what = f"check {evaluation.check_name} on {evaluation.asset_key.to_user_string()}"
-    verdict = "passes again" if evaluation.passed else "failed (blocking: downstream assets were not built)"
-    description = evaluation.description or ""
-    return what, not evaluation.passed, f"Blocking {what} {verdict}. {description}".strip()
-
-
 def _judge_freshness(context: dg.SensorEvaluationContext, event: object) -> tuple[str, bool, str] | None:
     change = event.asset_freshness_state_change_data  # type: ignore[attr-defined]
     asset = change.key.to_user_string()
@@ -121,7 +111,41 @@ def _judge_freshness(context: dg.SensorEvaluationContext, event: object) -> tupl
     minimum_interval_seconds=30,
 )
 def alert_on_blocking_check(context: dg.SensorEvaluationContext, alerts: AlertChannels) -> dg.SkipReason:
-    return _tick(context, alerts, dg.DagsterEventType.ASSET_CHECK_EVALUATION, _judge_check)
+    """Compares each blocking check's latest result (Dagster's check execution records, which every event
+    log storage keeps) with the failing set in the cursor."""
+    graph = context.repository_def.asset_graph if context.repository_def else None
+    blocking = [k for k in (graph.asset_check_keys if graph else []) if graph.get_check_spec(k).blocking]
+    latest = context.instance.event_log_storage.get_latest_asset_check_execution_by_key(blocking)
+    failed = {
+        key: record
+        for key, record in latest.items()
+        if record.status == AssetCheckExecutionRecordStatus.FAILED
+    }
+    passed = {k for k, r in latest.items() if r.status == AssetCheckExecutionRecordStatus.SUCCEEDED}
+    cursor = Cursor.parse(context.cursor)
+    failing_now = {_name(key) for key in failed}
+    if cursor.after is None:  # first tick: what fails already failed before this sensor ran
+        context.update_cursor(Cursor(0, failing_now).dump())
+        return dg.SkipReason("started; alerting on changes from now on")
+    for key, record in sorted(failed.items(), key=lambda item: _name(item[0])):
+        if _name(key) not in cursor.failing:
+            evaluation = record.event.dagster_event.event_specific_data if record.event else None
+            detail = getattr(evaluation, "description", None) or ""
+            text = f"Blocking check {_name(key)} failed (downstream assets were not built). {detail}".strip()
+            _send(context, alerts, f"[dataforge] FAILED: check {_name(key)}", f":red_circle: {text}")
+    for key in sorted(passed, key=_name):
+        if _name(key) in cursor.failing:
+            text = f"Blocking check {_name(key)} passes again."
+            _send(
+                context, alerts, f"[dataforge] recovered: check {_name(key)}", f":large_green_circle: {text}"
+            )
+    recovered = {_name(key) for key in passed}
+    context.update_cursor(Cursor(0, (cursor.failing - recovered) | failing_now).dump())
+    return dg.SkipReason(f"failing now: {sorted(failing_now) or 'nothing'}")
+
+
+def _name(key: dg.AssetCheckKey) -> str:
+    return f"{key.name} on {key.asset_key.to_user_string()}"
 
 
 @dg.sensor(
