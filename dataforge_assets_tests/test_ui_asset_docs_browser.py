@@ -40,10 +40,11 @@ def test_flights_page_documents_the_table_before_and_after_its_first_run(page, t
         # Never materialized: the schema comes from the contract, with each column's rule.
         _shows(page, "scheduled_departure")
         _shows(page, "str_matches('^[A-Z0-9]{2}$')")
-        _shows(page, "reconciliation")
-        _shows(page, "contract")
-        page.screenshot(path=str(tmp_path / "before.png"), full_page=True)
         assert str(FLIGHTS_ROWS) not in page.locator("body").inner_text()
+        page.goto(f"{url}?view=checks", wait_until="domcontentloaded")
+        for check in ("contract", "reconciliation", "tailnum_in_planes"):
+            _shows(page, check)
+        page.screenshot(path=str(tmp_path / "before.png"), full_page=True)
 
         client = DagsterGraphQLClient("127.0.0.1", port_number=server.port, timeout=60)
         run_id = client.submit_job_execution(
@@ -65,6 +66,7 @@ def test_flights_page_documents_the_table_before_and_after_its_first_run(page, t
         row_count.get_by_text(f"{FLIGHTS_ROWS}", exact=True).wait_for(state="visible")
         _shows(page, "scheduled_departure")
         _shows(page, "str_matches('^[A-Z0-9]{2}$')")
-        _shows(page, "Latest check results")
+        page.goto(f"{url}?view=checks", wait_until="domcontentloaded")
         _shows(page, "reconciliation")
+        _shows(page, "Passed")
         page.screenshot(path=str(tmp_path / "after.png"), full_page=True)
