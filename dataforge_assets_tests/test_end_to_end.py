@@ -58,7 +58,7 @@ def test_demo_prints_a_short_digest_and_logs_the_rest(demo_run: tuple[Path, str]
     header = next(i for i, line in enumerate(lines) if line.split()[:2] == ["table", "rows"])
     progress = [line.split()[-1] for line in lines[:header] if line.strip().endswith(tuple(LAYER_TABLES))]
     assert sorted(progress) == sorted(LAYER_TABLES)
-    rows = {line.split()[0]: line.split()[1:] for line in lines[header + 2 :] if "/" in line.split()[0]}
+    rows = {w[0]: w[1:] for w in (line.split() for line in lines[header + 2 :]) if w and "/" in w[0]}
     assert set(rows) == set(LAYER_TABLES)
     assert rows["raw/flights"][:2] == ["336,776", "336,776"]
     # normalized/weather: 26,115 raw rows, one quarantined (a 1,048 mph wind), its 2 blocking checks passed.
