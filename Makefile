@@ -3,6 +3,10 @@ PYTHON ?= python3
 export DATAFORGE_HOME ?= $(CURDIR)/.dataforge
 export DAGSTER_HOME ?= $(DATAFORGE_HOME)/dagster_home
 export UV_PYTHON_DOWNLOADS := never
+# `dg` warns when the project's .venv is not the active one: make runs .venv's tools, so it is.
+export VIRTUAL_ENV := $(CURDIR)/.venv
+# The UI's port for `make dev` / `make dev-postgres` (DATAFORGE_UI_PORT=3001 make dev).
+export DATAFORGE_UI_PORT ?= 3000
 UV := $(CURDIR)/.tools/bin/uv
 BIN := $(CURDIR)/.venv/bin
 
@@ -26,7 +30,7 @@ $(UV):
 
 # The locked environment (uv.lock) plus a Dagster home that uses this repo's dagster.yaml.
 install: $(UV)
-	$(UV) sync --frozen --python $(PYTHON)
+	$(UV) sync --frozen --quiet --python $(PYTHON)
 	mkdir -p "$(DAGSTER_HOME)"
 	ln -sf "$(CURDIR)/dagster.yaml" "$(DAGSTER_HOME)/dagster.yaml"
 
@@ -46,9 +50,10 @@ test: install browser
 	$(BIN)/ruff check dataforge_assets dataforge_assets_tests benchmarks
 	$(BIN)/pytest
 
-# The UI on http://127.0.0.1:3000 with the daemon (schedules, sensors, automation).
+# `dg dev`: the UI on http://127.0.0.1:$(DATAFORGE_UI_PORT) with the daemon (schedules, sensors, automation),
+# with the demo's sources set up and the weather replay server running beside it (demo/dev.py).
 dev: install
-	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	$(BIN)/python -m dataforge_assets.demo.dev --port $(DATAFORGE_UI_PORT)
 
 # A Dagster home whose instance is deploy/postgres/dagster.yaml, and the two databases it and the warehouse use.
 postgres-home: install
@@ -61,7 +66,7 @@ demo-postgres: postgres-home
 	$(PG_STACK) $(BIN)/python -m dataforge_assets.demo
 
 dev-postgres: postgres-home
-	$(PG_STACK) $(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+	$(PG_STACK) $(BIN)/python -m dataforge_assets.demo.dev --port $(DATAFORGE_UI_PORT)
 
 # Speed against DuckDB-native SQL, naive dlt and row-by-row PostgreSQL; writes benchmarks/RESULTS.md.
 # Measured on what production installs (no dev/test dependencies), in its own environment.

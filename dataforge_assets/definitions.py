@@ -38,7 +38,7 @@ def _build(settings: tuple[tuple[str, str], ...]) -> dg.Definitions:
     )
     # Database and WAL size are watched where they matter: on the PostgreSQL warehouse.
     health = warehouse_health_defs() if env.warehouse == "postgres" else dg.Definitions()
-    # Automation, freshness checks and alerts: one policy over every loaded asset, not per-asset copies.
+    # Automation and alerts: one policy over every loaded asset, not per-asset copies.
     return dg.Definitions.merge(with_operations(dg.Definitions.merge(loaded, platform)), health)
 
 

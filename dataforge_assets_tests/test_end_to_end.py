@@ -20,10 +20,16 @@ from dataforge_assets.demo.setup import DATA_DIR
 from dataforge_assets.lib.environment import REPO_ROOT
 
 BIN = Path(sys.executable).parent
+LAYER_TABLES = [
+    *(f"raw/{t}" for t in ("flights", "airlines", "airports", "planes", "weather")),
+    *(f"normalized/{t}" for t in ("flights", "airlines", "airports", "planes", "weather")),
+    *(f"stats/{t}" for t in ("carrier_daily_performance", "route_stats", "platform_run_stats")),
+]
 
 
 @pytest.fixture(scope="module")
-def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """The demo's data home and what it printed."""
     home = tmp_path_factory.mktemp("demo")
     dagster_home = home / "dagster_home"
     dagster_home.mkdir()
@@ -33,7 +39,33 @@ def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
         [BIN / "python", "-m", "dataforge_assets.demo"], env=env, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-5000:]
-    return home
+    return home, done.stdout + done.stderr
+
+
+@pytest.fixture(scope="module")
+def demo_home(demo_run: tuple[Path, str]) -> Path:
+    return demo_run[0]
+
+
+def test_demo_prints_a_short_digest_and_logs_the_rest(demo_run: tuple[Path, str]) -> None:
+    home, printed = demo_run
+    lines = printed.splitlines()
+    assert len(lines) < 50, printed  # make demo's own lines (install, set-up) stay under 60 in all
+    assert "DEBUG" not in printed and "Warning" not in printed, printed
+    log = next(Path(word) for word in printed.split() if word.endswith(".log"))
+    assert log.is_file() and "ASSET_MATERIALIZATION" in log.read_text()
+    # One progress line per asset as it finishes, then the summary table.
+    header = next(i for i, line in enumerate(lines) if line.split()[:2] == ["table", "rows"])
+    progress = [line.split()[-1] for line in lines[:header] if line.strip().endswith(tuple(LAYER_TABLES))]
+    assert sorted(progress) == sorted(LAYER_TABLES)
+    rows = {w[0]: w[1:] for w in (line.split() for line in lines[header + 2 :]) if w and "/" in w[0]}
+    assert set(rows) == set(LAYER_TABLES)
+    assert rows["raw/flights"][:2] == ["336,776", "336,776"]
+    # normalized/weather: 26,115 raw rows, one quarantined (a 1,048 mph wind), its 2 blocking checks passed.
+    assert rows["normalized/weather"][:5] == ["26,114", "26,114", "1", "2", "0"]
+    # stats/platform_run_stats is built in a second run, so the first run's assets are in it.
+    assert int(rows["stats/platform_run_stats"][0]) == len(LAYER_TABLES) - 1
+    assert _sql(home, "SELECT count(*) FROM stats.platform_run_stats")[0][0] == len(LAYER_TABLES) - 1
 
 
 def _sql(home: Path, query: str) -> list[tuple]:
@@ -176,7 +208,7 @@ def test_second_run_loads_nothing_and_changes_nothing(demo_home: Path) -> None:
             weather = instance.get_latest_materialization_event(dg.AssetKey(["raw", "weather"]))
             assert weather.asset_materialization.metadata["rows_loaded"].value == 0
             assert norm.asset_materialization.metadata["raw_rows_processed"].value == 0
-            assert instance.get_runs_count() == 2
+            assert instance.get_runs_count() == 3  # the demo's two runs and this one
     finally:
         if saved is None:
             del os.environ["DAGSTER_HOME"]

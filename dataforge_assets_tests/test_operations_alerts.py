@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import socket
 from collections.abc import Iterator
@@ -10,15 +11,24 @@ from email.message import Message
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pytest
 from aiosmtpd.controller import Controller
+from dagster._core.remote_origin import InProcessCodeLocationOrigin
+from dagster._core.test_utils import freeze_time
+from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
+from dagster._core.workspace.context import WorkspaceProcessContext
+from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
+from dagster._daemon.freshness import FreshnessDaemon
 from pytest_httpserver import HTTPServer
 
+from dataforge_assets.lib.environment import REPO_ROOT
 from dataforge_assets.lib.operations.alert_channels import AlertChannels, alert_channels_from_env
 from dataforge_assets.lib.operations.alert_sensors import alert_on_recovery, alert_on_run_failure
+from dataforge_assets.lib.operations.asset_alerts import alert_on_blocking_check, alert_on_freshness
 from dataforge_assets.lib.operations.run_history import redact
 from dataforge_assets_tests.conftest import Platform
-from dataforge_assets_tests.demo_data import land_flights, month_sample
+from dataforge_assets_tests.demo_data import land_flights, land_reference, month_sample
 from dataforge_assets_tests.failure_injection import FlakyDlt, source_with_retry
 
 WEBHOOK_PATH = "/services/T000/B000/s3cr3tToken"
@@ -181,3 +191,105 @@ def test_a_broken_channel_does_not_stop_the_other(httpserver: HTTPServer, mail) 
 
 def test_redact_hides_credentials() -> None:
     assert redact("postgresql://user:pw@host/db token=abc123 ok") == "postgresql://***@host/db token=*** ok"
+
+
+class EventSensor(Sensor):
+    """A sensor over the event log, ticked with the real definitions (it looks up which checks block)."""
+
+    def __init__(self, sensor: dg.SensorDefinition, platform: Platform, alerts: AlertChannels):
+        self.defs = platform.definitions()
+        super().__init__(sensor, platform.instance, alerts)
+
+    def tick(self) -> None:
+        with dg.build_sensor_context(
+            instance=self.instance,
+            cursor=self.cursor,
+            resources={"alerts": self.alerts},
+            definitions=self.defs,
+        ) as ctx:
+            self.cursor = self.sensor.evaluate_tick(ctx).cursor
+
+
+def evaluate_freshness(instance: dg.DagsterInstance) -> None:
+    """One iteration of Dagster's own freshness daemon over the real code location, in process."""
+    origin = InProcessCodeLocationOrigin(
+        LoadableTargetOrigin(module_name="dataforge_assets.definitions", working_directory=str(REPO_ROOT)),
+        location_name="dataforge_assets",
+    )
+    with WorkspaceProcessContext(instance, InProcessWorkspaceLoadTarget(origin)) as workspace:
+        list(FreshnessDaemon().run_iteration(workspace))
+
+
+def test_a_stale_source_alerts_once_and_recovers_once(
+    platform: Platform, channels: AlertChannels, httpserver: HTTPServer, mail
+) -> None:
+    sink, _ = mail
+    sensor = EventSensor(alert_on_freshness, platform, channels)
+    land_flights(platform.env, 1, month_sample(1, 10))
+    platform.materialize("raw/flights")
+    evaluate_freshness(platform.instance)
+    sensor.tick()
+    assert not [t for t in _posted(httpserver) if "raw/flights" in t]  # fresh: nothing to say
+
+    # flights' policy (defs/raw/flights/defs.yaml, max_lag_minutes: 1500) is broken 26 hours on.
+    with freeze_time(dt.datetime.now(dt.UTC) + dt.timedelta(hours=26)):
+        evaluate_freshness(platform.instance)
+        sensor.tick()
+        evaluate_freshness(platform.instance)  # still stale: no second alert
+        sensor.tick()
+        stale = [t for t in _posted(httpserver) if "raw/flights" in t]
+        assert len(stale) == 1 and "raw/flights is stale" in stale[0], _posted(httpserver)
+        assert sum("freshness of raw/flights" in m["Subject"] for _, m in sink.messages) == 1
+
+        land_flights(platform.env, 2, month_sample(2, 10))
+        platform.materialize("raw/flights")
+        evaluate_freshness(platform.instance)
+        sensor.tick()
+        evaluate_freshness(platform.instance)
+        sensor.tick()
+    texts = [t for t in _posted(httpserver) if "raw/flights" in t]
+    assert len(texts) == 2 and "raw/flights is fresh again" in texts[1], texts
+    assert sum("recovered: freshness of raw/flights" in m["Subject"] for _, m in sink.messages) == 1
+
+
+def test_a_failed_blocking_check_alerts_once_and_recovers_once(
+    platform: Platform, channels: AlertChannels, httpserver: HTTPServer, mail
+) -> None:
+    sink, _ = mail
+    sensor = EventSensor(alert_on_blocking_check, platform, channels)
+    land_reference(platform.env)
+    platform.materialize("raw/airlines, normalized/airlines")
+    sensor.tick()
+    assert _posted(httpserver) == []  # the checks passed
+
+    # A row appears in normalized.airlines that no raw row accounts for: reconciliation (blocking) fails.
+    with duckdb.connect(str(platform.env.duckdb_path)) as con:
+        con.execute("INSERT INTO normalized.airlines SELECT * FROM normalized.airlines LIMIT 1")
+    check = dg.AssetCheckKey(dg.AssetKey(["normalized", "airlines"]), "reconciliation")
+
+    def run_check() -> bool:
+        defs = platform.definitions()
+        result = dg.materialize(
+            [*defs.assets, *defs.asset_checks],
+            selection=dg.AssetSelection.checks(check),
+            resources=defs.resources,
+            instance=platform.instance,
+            raise_on_error=False,
+        )
+        return all(e.passed for e in result.get_asset_check_evaluations())
+
+    assert not run_check() and not run_check()  # failing twice: one alert
+    sensor.tick()
+    (text,) = _posted(httpserver)
+    assert "Blocking check reconciliation on normalized/airlines failed" in text, text
+    assert "1 row(s) unaccounted for" in text
+    assert len(sink.messages) == 1 and "FAILED" in sink.messages[0][1]["Subject"]
+
+    with duckdb.connect(str(platform.env.duckdb_path)) as con:
+        con.execute(
+            "DELETE FROM normalized.airlines WHERE rowid = (SELECT max(rowid) FROM normalized.airlines)"
+        )
+    assert run_check() and run_check()
+    sensor.tick()
+    assert len(_posted(httpserver)) == 2 and "passes again" in _posted(httpserver)[1]
+    assert len(sink.messages) == 2 and "recovered" in sink.messages[1][1]["Subject"]

@@ -7,10 +7,7 @@ import json
 import os
 
 import dagster as dg
-import pytest
-from dagster._core.test_utils import freeze_time
 
-from dataforge_assets.lib.operations.freshness import FRESHNESS_SENSOR
 from dataforge_assets_tests.conftest import Platform
 from dataforge_assets_tests.demo_data import land_flights, land_reference, month_sample
 
@@ -127,39 +124,20 @@ def test_normalized_and_stats_update_when_upstream_changes(platform: Platform) -
     assert _requested(defs, again) == _downstream(defs, "raw/flights")
 
 
-def test_each_source_sla_is_a_freshness_check_evaluated_by_a_sensor(platform: Platform) -> None:
+def test_each_source_sla_is_one_native_freshness_policy(platform: Platform) -> None:
+    """Declared once, in the source YAML (freshness.max_lag_minutes), as the raw assets' FreshnessPolicy;
+    Dagster's freshness daemon evaluates it (test_operations_alerts.py: stale -> alert -> recovery)."""
     defs = platform.definitions()
-    checks = {
-        key.asset_key.to_user_string(): key
-        for c in defs.asset_checks
-        for key in c.check_keys
-        if key.name == "freshness_check"
+    graph = defs.resolve_asset_graph()
+    windows = {
+        key.to_user_string(): graph.get(key).freshness_policy.fail_window.to_timedelta()
+        for key in graph.get_all_asset_keys()
+        if graph.get(key).freshness_policy is not None
     }
-    assert set(checks) == {"raw/flights", "raw/weather", "raw/airlines", "raw/airports", "raw/planes"}
-
-    # Never evaluated: the sensor requests every freshness check.
-    sensor = defs.get_sensor_def(FRESHNESS_SENSOR)
-    with dg.build_sensor_context(instance=platform.instance, definitions=defs) as ctx:
-        requests = sensor.evaluate_tick(ctx).run_requests
-    requested = {k for r in requests for k in (r.asset_check_keys or [])}
-    assert requested == set(checks.values())
-
-    # flights' SLA (defs/raw/flights/defs.yaml) is 1500 minutes: fresh now, overdue 26 hours on.
-    land_flights(platform.env, 1, month_sample(1, 10))
-    loaded = platform.materialize("raw/flights")
-    fresh = [e for e in loaded.get_asset_check_evaluations() if e.asset_key == RAW_FLIGHTS]
-    assert fresh and all(e.passed for e in fresh)
-
-    with freeze_time(dt.datetime.now(dt.UTC) + dt.timedelta(hours=26)):
-        late = dg.materialize(
-            [*defs.assets, *defs.asset_checks],
-            selection=dg.AssetSelection.checks(checks["raw/flights"]),
-            resources=defs.resources,
-            instance=platform.instance,
-        )
-    (evaluation,) = late.get_asset_check_evaluations()
-    assert not evaluation.passed
-    meta = evaluation.metadata
-    bound = meta["dagster/freshness_lower_bound_timestamp"].value
-    assert meta["dagster/last_updated_timestamp"].value < bound
-    assert bound == pytest.approx(dt.datetime.now(dt.UTC).timestamp() + 26 * 3600 - 1500 * 60, abs=120)
+    assert windows == {
+        "raw/flights": dt.timedelta(minutes=1500),
+        "raw/weather": dt.timedelta(minutes=120),
+        **{f"raw/{t}": dt.timedelta(minutes=10080) for t in ("airlines", "airports", "planes")},
+    }
+    # No second declaration: no freshness checks beside the policy.
+    assert not [k for c in defs.asset_checks or [] for k in c.check_keys if "freshness" in k.name]

@@ -8,6 +8,7 @@ import dagster as dg
 import polars as pl
 import polars.selectors as cs
 
+from dataforge_assets.lib.asset_docs import PLATFORM_OWNER, Lineage, column_lineage, contract_schema
 from dataforge_assets.lib.contract_ledger import contract_version, record_checked, vouched_loads
 from dataforge_assets.lib.contracts import ContractViolation, contract_name, split_by_contract
 from dataforge_assets.lib.metadata import table_metadata
@@ -29,9 +30,13 @@ from dataforge_assets.lib.warehouse import Warehouse
 SAMPLE_FAILURES = 20
 
 
-def normalized_table_asset(spec: NormalizedTable) -> list[Any]:
-    """The asset and its checks (the raw table it reads brings its own drift and anomaly checks)."""
+def normalized_table_asset(spec: NormalizedTable, derived: Lineage | None = None) -> list[Any]:
+    """The asset and its checks (the raw table it reads brings its own drift and anomaly checks).
+
+    `derived` names the sources of columns that are not a raw column of the same name (column lineage).
+    """
     key = dg.AssetKey([NORMALIZED, spec.name])
+    raw_key = dg.AssetKey([RAW, spec.raw_table])
 
     @dg.asset(
         key=key,
@@ -40,6 +45,15 @@ def normalized_table_asset(spec: NormalizedTable) -> list[Any]:
         kinds={"polars", "pandera"},
         description=spec.description,
         tags={"dataforge/layer": NORMALIZED},
+        owners=[PLATFORM_OWNER],
+        # Shown before the first run: the contract is the table's schema, and where each column comes from.
+        metadata={
+            "dagster/table_name": f"{NORMALIZED}.{spec.name}",
+            "dagster/column_schema": contract_schema(spec.contract),
+            "dagster/column_lineage": column_lineage(
+                spec.contract_columns, raw_key, spec.raw_columns, derived or {}
+            ),
+        },
     )
     def _asset(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         with warehouse.session(), warehouse.table_lock(NORMALIZED, spec.name):
@@ -88,9 +102,30 @@ def _build_and_report(
             "rows_quarantined": report.quarantined_rows,
             "quarantine_rules": dg.MetadataValue.json(report.rules),
             "quarantine_table": f"{QUARANTINE}.{spec.name}",
-            **table_metadata(warehouse, NORMALIZED, spec.name, policy_for(spec.raw_table)),
+            **documented(
+                table_metadata(warehouse, NORMALIZED, spec.name, policy_for(spec.raw_table)),
+                contract_schema(spec.contract),
+            ),
         }
     )
+
+
+def documented(metadata: dict[str, Any], contract: dg.TableSchema) -> dict[str, Any]:
+    """The warehouse's column schema with the contract's description on each contract column."""
+    actual = metadata.get("dagster/column_schema")
+    if not isinstance(actual, dg.TableSchema):
+        return metadata
+    described = {c.name: c for c in contract.columns}
+    columns = [
+        dg.TableColumn(
+            c.name,
+            c.type,
+            description=described[c.name].description if c.name in described else "lineage column",
+            constraints=described[c.name].constraints if c.name in described else c.constraints,
+        )
+        for c in actual.columns
+    ]
+    return {**metadata, "dagster/column_schema": dg.TableSchema(columns=columns)}
 
 
 def check_contract(warehouse: Warehouse, spec: NormalizedTable) -> dg.AssetCheckResult:

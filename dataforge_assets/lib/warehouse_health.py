@@ -4,6 +4,8 @@ Each observation records the figures as metadata of `warehouse/postgres_health`,
 over time. Only the PostgreSQL warehouse has it: a DuckDB file's size is plain to see on disk.
 """
 
+import warnings
+
 import dagster as dg
 
 from dataforge_assets.lib.warehouse import PostgresWarehouse, Warehouse
@@ -12,11 +14,6 @@ HEALTH_KEY = dg.AssetKey(["warehouse", "postgres_health"])
 HEALTH_CRON = "*/15 * * * *"
 
 
-@dg.observable_source_asset(
-    key=HEALTH_KEY,
-    group_name="warehouse",
-    description="Size of the PostgreSQL warehouse database and of its write-ahead log, observed every 15 minutes.",
-)
 def postgres_health(warehouse: Warehouse) -> dg.ObserveResult:
     if not isinstance(warehouse, PostgresWarehouse):
         raise TypeError(f"postgres_health observes a PostgreSQL warehouse, got {type(warehouse).__name__}")
@@ -29,6 +26,19 @@ def postgres_health(warehouse: Warehouse) -> dg.ObserveResult:
         if name in figures:
             metadata[name] = dg.MetadataValue.int(int(figures[name]))
     return dg.ObserveResult(metadata=metadata)
+
+
+# An observable source asset is Dagster's way to record figures of something it does not build; the API is
+# marked beta, which every command loading this module would otherwise print.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", dg.BetaWarning)
+    postgres_health = dg.observable_source_asset(
+        key=HEALTH_KEY,
+        group_name="warehouse",
+        description=(
+            "Size of the PostgreSQL warehouse database and of its write-ahead log, observed every 15 minutes."
+        ),
+    )(postgres_health)
 
 
 health_job = dg.define_asset_job("postgres_health_job", selection=[HEALTH_KEY])

@@ -2,6 +2,7 @@
 
 from collections.abc import Mapping
 
+import dagster as dg
 import pandera.polars as pa
 import polars as pl
 
@@ -88,4 +89,13 @@ FLIGHTS = NormalizedTable(
     ),
 )
 
-flights_asset, *flights_checks = normalized_table_asset(FLIGHTS)
+RAW_FLIGHTS, RAW_AIRLINES = dg.AssetKey(["raw", "flights"]), dg.AssetKey(["raw", "airlines"])
+# The columns the transform derives (all others are the raw column of the same name).
+DERIVED = {
+    "flight_date": [(RAW_FLIGHTS, c) for c in ("year", "month", "day")],
+    "scheduled_departure": [(RAW_FLIGHTS, c) for c in ("year", "month", "day", "sched_dep_time")],
+    "cancelled": [(RAW_FLIGHTS, "dep_time")],
+    "carrier_name": [(RAW_AIRLINES, "name")],
+}
+
+flights_asset, *flights_checks = normalized_table_asset(FLIGHTS, DERIVED)

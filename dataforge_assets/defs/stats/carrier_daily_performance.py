@@ -22,9 +22,31 @@ GROUP BY carrier, flight_date
 ORDER BY carrier, flight_date
 """
 
+FLIGHTS = dg.AssetKey(["normalized", "flights"])
+
 carrier_daily_performance = sql_stats_asset(
     "carrier_daily_performance",
     SQL,
-    deps=[dg.AssetKey(["normalized", "flights"])],
+    deps=[FLIGHTS],
+    columns={
+        "carrier": ("text", "Two-character carrier code."),
+        "carrier_name": ("text", "The carrier's name (from airlines)."),
+        "flight_date": ("date", "Day of the scheduled departure."),
+        "flights": ("bigint", "Scheduled flights of the carrier that day."),
+        "cancelled": ("bigint", "Of those, cancelled (never departed)."),
+        "avg_dep_delay": ("double", "Mean departure delay in minutes, over flights that departed."),
+        "avg_arr_delay": ("double", "Mean arrival delay in minutes, over flights with a known arrival."),
+        "on_time_share": ("double", "Share of known arrivals less than 15 minutes late."),
+    },
+    lineage={
+        "carrier": [(FLIGHTS, "carrier")],
+        "carrier_name": [(FLIGHTS, "carrier_name")],
+        "flight_date": [(FLIGHTS, "flight_date")],
+        "flights": [(FLIGHTS, "carrier"), (FLIGHTS, "flight_date")],
+        "cancelled": [(FLIGHTS, "cancelled")],
+        "avg_dep_delay": [(FLIGHTS, "dep_delay")],
+        "avg_arr_delay": [(FLIGHTS, "arr_delay")],
+        "on_time_share": [(FLIGHTS, "arr_delay")],
+    },
     description="One row per carrier and flight date: flights, cancelled, average delays, on-time share.",
 )

@@ -2,6 +2,7 @@
 
 import dagster as dg
 
+from dataforge_assets.lib.asset_docs import PLATFORM_OWNER, schema_of
 from dataforge_assets.lib.metadata import table_metadata
 from dataforge_assets.lib.operations.run_stats import run_stats_table
 from dataforge_assets.lib.stats_asset import STATS
@@ -19,6 +20,27 @@ NAME = "platform_run_stats"
         "and last), step duration (total and last), last success, last failure and its reason."
     ),
     tags={"dataforge/layer": STATS},
+    owners=[PLATFORM_OWNER],
+    metadata={
+        "dagster/table_name": f"{STATS}.{NAME}",
+        # Read from Dagster's instance, not from tables: a schema but no column lineage.
+        "dagster/column_schema": schema_of(
+            {
+                "asset_key": ("text", "The asset, e.g. raw/flights."),
+                "run_count": ("bigint", "Runs that tried to materialize it."),
+                "failure_count": ("bigint", "Of those, runs where it failed."),
+                "records_processed": ("bigint", "Records over all successful runs."),
+                "last_records_processed": ("bigint", "Records of the last successful run."),
+                "total_duration_seconds": ("double", "Step time over all runs."),
+                "last_duration_seconds": ("double", "Step time of the last run."),
+                "last_run_id": ("text", "The last run that tried it."),
+                "last_success_at": ("timestamptz", "When it last succeeded."),
+                "last_failure_at": ("timestamptz", "When it last failed."),
+                "last_failure_reason": ("text", "Why it last failed (secrets redacted)."),
+                "last_failure_run_id": ("text", "The run it last failed in."),
+            }
+        ),
+    },
     # It reads run history, not tables: refreshed hourly rather than on upstream change.
     automation_condition=dg.AutomationCondition.on_cron("0 * * * *"),
 )

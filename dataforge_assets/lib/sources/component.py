@@ -5,6 +5,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 import dagster as dg
+from pydantic import BaseModel
 
 from dataforge_assets.lib.environment import Environment, current_environment
 from dataforge_assets.lib.metadata import table_metadata
@@ -20,11 +21,14 @@ from dataforge_assets.lib.sources.pipeline import (
     raw_table_translator,
 )
 from dataforge_assets.lib.sources.rejected_files import rejected_files_check, rejections_since
+from dataforge_assets.lib.sources.scaffold import SourceScaffolder
 from dataforge_assets.lib.sources.schema_contract import SchemaContractMode, dlt_schema_contract
 from dataforge_assets.lib.sources.spec import FreshnessSpec, RetrySpec, ScheduleSpec
+from dataforge_assets.lib.sources.yaml_model import source_yaml_model
 from dataforge_assets.lib.warehouse import Warehouse
 
 
+@dg.scaffold_with(SourceScaffolder)
 class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
     """A data source loaded by dlt into `raw.<table>` assets, with its schedule."""
 
@@ -43,6 +47,11 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
     @property
     def is_files(self) -> bool:
         return getattr(self.connection, "kind", None) == "files"
+
+    @classmethod
+    def model(cls) -> type[BaseModel]:
+        # Errors located at the wrong field (not at `connection:`), once; see yaml_model.py.
+        return source_yaml_model(super().model())
 
     def dlt_source(self, env: Environment, fresh_tables: Collection[str] = ()) -> Any:
         if self.is_files:

@@ -12,6 +12,7 @@ from typing import Any
 
 import dagster as dg
 
+from dataforge_assets.lib.asset_docs import PLATFORM_OWNER
 from dataforge_assets.lib.environment import Environment
 
 RAW_SCHEMA = "raw"
@@ -60,9 +61,10 @@ def raw_asset_spec(
         group_name=RAW_SCHEMA,
         description=description or f"Raw `{table}` rows as loaded from source `{source_name}`.",
         kinds={"dlt", warehouse_kind},
-        metadata={"dagster/table_name": table},  # as dagster-dlt names it
+        metadata={"dagster/table_name": f"{RAW_SCHEMA}.{table}"},
         tags={"dataforge/source": source_name, "dataforge/layer": RAW_SCHEMA},
         freshness_policy=freshness_policy,
+        owners=[PLATFORM_OWNER],
     )
 
 

@@ -12,12 +12,11 @@ import dagster as dg
 import yaml
 from pydantic import BaseModel, field_validator
 
-from dataforge_assets.lib.normalize import NORMALIZED, QUARANTINE, NormalizedTable
+from dataforge_assets.lib.normalize import NORMALIZED, QUARANTINE, RAW, NormalizedTable
 from dataforge_assets.lib.normalized_asset import normalized_table_asset
 from dataforge_assets.lib.references import check_reference
 from dataforge_assets.lib.sources.spec import TABLE_NAME, FreshnessSpec
 from dataforge_assets.lib.tables.columns import (
-    WAREHOUSE_TYPES,
     ColumnSpec,
     contract_schema,
     resolve_columns,
@@ -124,7 +123,14 @@ class NormalizedTableComponent(dg.Component, dg.Model, dg.Resolvable):
         )
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
-        asset, *checks = normalized_table_asset(self.table())
+        raw_key = dg.AssetKey([RAW, self.raw_table])
+        # A column read from a raw column of another name (column lineage; same names are implied).
+        renamed = {
+            c.name: [(raw_key, c.raw_column)]
+            for c in self.columns
+            if c.raw_column is not None and c.raw_column != c.name
+        }
+        asset, *checks = normalized_table_asset(self.table(), renamed)
         asset = asset.map_asset_specs(self._described)
         checks += [self._reference_check(c) for c in self.columns if c.checks.references]
         if self.quarantine.max_share is not None:
@@ -132,21 +138,10 @@ class NormalizedTableComponent(dg.Component, dg.Model, dg.Resolvable):
         return dg.Definitions(assets=[asset], asset_checks=checks)
 
     def _described(self, spec: dg.AssetSpec) -> dg.AssetSpec:
-        """Column schema (with descriptions) and freshness, shown before the first run."""
-        schema = dg.TableSchema(
-            columns=[
-                dg.TableColumn(
-                    c.name,
-                    WAREHOUSE_TYPES[c.type],
-                    description=c.description,
-                    constraints=dg.TableColumnConstraints(nullable=c.nullable, unique=c.checks.unique),
-                )
-                for c in self.columns
-            ]
-        )
+        """Freshness and the quarantine table, shown before the first run (normalized_table_asset adds the
+        column schema, from the contract, and the column lineage)."""
         spec = spec.merge_attributes(
             metadata={
-                "dagster/column_schema": schema,
                 "dagster/table_name": f"{NORMALIZED}.{self.name}",
                 "quarantine_table": f"{QUARANTINE}.{self.name}",
             }

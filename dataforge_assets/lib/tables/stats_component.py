@@ -24,6 +24,15 @@ def dependencies(sql: str) -> list[dg.AssetKey]:
     return [dg.AssetKey([schema, table]) for schema, table in tables_read(sql) if schema in LAYERS]
 
 
+class StatsColumn(dg.Model):
+    """A column as the UI shows it before the first run: its type, what it means, where it comes from."""
+
+    type: str
+    description: str
+    # Upstream columns as <asset key>.<column>, e.g. normalized/flights.origin
+    from_columns: list[str] = []
+
+
 @dg.scaffold_with(StatsTableScaffolder)
 class StatsTableComponent(dg.Component, dg.Model, dg.Resolvable):
     """`stats.<name>`: the result of `sql`, replaced whole on each run."""
@@ -34,6 +43,7 @@ class StatsTableComponent(dg.Component, dg.Model, dg.Resolvable):
     key: list[str] = []  # unique and never null (a blocking check)
     not_null: list[str] = []  # never null (a blocking check)
     deps: list[str] | None = None  # asset keys like normalized/flights; read from the SQL when omitted
+    columns: dict[str, StatsColumn] = {}  # optional: column schema and lineage shown before the first run
 
     @field_validator("name")
     @classmethod
@@ -61,6 +71,13 @@ class StatsTableComponent(dg.Component, dg.Model, dg.Resolvable):
                         [field, i],
                         f"column {column!r} is not selected by the SQL (it selects {', '.join(columns)})",
                     )
+        for column in component.columns:
+            if columns is not None and column not in columns:
+                raise refuse(
+                    positions,
+                    ["columns", column],
+                    f"column {column!r} is not selected by the SQL (it selects {', '.join(columns)})",
+                )
         if component.deps is None and not dependencies(component.sql):
             raise refuse(
                 positions, ["sql"], f"reads no table of {', '.join(LAYERS)}: name them as <layer>.<table>"
@@ -73,7 +90,14 @@ class StatsTableComponent(dg.Component, dg.Model, dg.Resolvable):
             if self.deps is not None
             else dependencies(self.sql)
         )
-        asset = sql_stats_asset(self.name, self.sql, deps=deps, description=self.description or "")
+        asset = sql_stats_asset(
+            self.name,
+            self.sql,
+            deps=deps,
+            description=self.description or "",
+            columns={name: (c.type, c.description) for name, c in self.columns.items()},
+            lineage={name: [_upstream(ref) for ref in c.from_columns] for name, c in self.columns.items()},
+        )
         checks = []
         if self.key:
             checks.append(self._key_check())
@@ -137,3 +161,9 @@ class StatsTableComponent(dg.Component, dg.Model, dg.Resolvable):
             )
 
         return _not_null
+
+
+def _upstream(ref: str) -> tuple[dg.AssetKey, str]:
+    """`normalized/flights.origin` -> (normalized/flights, origin)."""
+    key, _, column = ref.rpartition(".")
+    return dg.AssetKey.from_user_string(key), column
