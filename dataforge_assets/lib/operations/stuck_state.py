@@ -40,7 +40,11 @@ class Findings:
         return bool(self.dead_runs or self.stale_lock_holder or self.orphan_slots)
 
     def lines(self) -> list[str]:
-        lines = [f"stuck run {d.run.run_id} ({d.run.job_name}): {d.message}" for d in self.dead_runs]
+        lines = [
+            f"stuck run {d.run.run_id} ({d.run.job_name}): STARTED, but its worker {d.worker.describe()} "
+            "is gone (killed or crashed)"
+            for d in self.dead_runs
+        ]
         lines.append(f"writer lock: {self.lock}")
         lines += [
             f"pool {pool}: slot held by finished or dead run {run} (step {step})"

@@ -67,7 +67,8 @@ def lock_path_for(database: str) -> Path | None:
     """`<database>.lock` beside the DuckDB file; None for databases with no file (in memory, MotherDuck)."""
     if database in ("", ":memory:") or database.startswith(("md:", "motherduck:", ":memory:")):
         return None
-    return Path(database + ".lock")
+    # One spelling per file (relative, absolute, through a symlink): this process must see one lock, not two.
+    return Path(os.path.realpath(database) + ".lock")
 
 
 def read_holder(path: Path) -> LockHolder | None:
