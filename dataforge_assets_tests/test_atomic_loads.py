@@ -88,13 +88,14 @@ def test_a_build_killed_half_way_leaves_none_of_it(target: tuple[str, str, Wareh
     before = snapshot(warehouse)
     deliver_again(warehouse)
 
-    # Writes: the key format, then normalized and quarantine rows per 100-row batch: after the 4th,
-    # one batch is written whole and the next half, with old versions of re-delivered rows deleted.
-    child = paused_build(kind, where, writes=4)
-    os.kill(child.pid, signal.SIGKILL)
-    child.wait(timeout=30)
-
-    assert snapshot(warehouse) == before
+    # Writes: normalized and quarantine staging rows per 100-row batch (8 for 400 rows), then, in the
+    # transaction that swaps them in, the key format (9th) and the ledger. Killed while staging (3) and
+    # inside that transaction, after old versions were deleted and new rows inserted (9).
+    for writes in (3, 9):
+        child = paused_build(kind, where, writes=writes)
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=30)
+        assert snapshot(warehouse) == before
     report = build(warehouse, READINGS, batch_rows=100)
     assert report.loads == ["load_b"] and report.raw_rows == 400
     assert_exactly_once(warehouse)
@@ -111,7 +112,7 @@ def test_a_connection_cut_mid_build_leaves_none_of_it(target: tuple[str, str, Wa
     before = snapshot(warehouse)
     deliver_again(warehouse)
 
-    child = paused_build(kind, where, writes=5)
+    child = paused_build(kind, where, writes=9)  # inside the transaction that swaps the load in
     try:
         with psycopg2.connect(where) as con, con.cursor() as cur:
             cur.execute(

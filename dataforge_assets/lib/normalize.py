@@ -4,9 +4,8 @@ Only raw loads not processed before are read (dlt stamps every raw row with `_dl
 re-run with nothing new does nothing. Each raw row ends in exactly one place: `normalized.<table>`
 when it keeps the contract, `quarantine.<table>` (as it arrived, with rule and reason) when not.
 A raw row that is re-delivered replaces its earlier version in both places (matched by `_row_key`).
-One build is one warehouse transaction: its normalized rows, quarantined rows and the ledger of
-processed loads commit together, so a run killed at any point left all of it or none, and is simply
-run again.
+A build stages its rows, then swaps them in with the ledger of processed loads in one warehouse
+transaction: a run killed at any point left the whole load or none of it, and is simply run again.
 """
 
 from __future__ import annotations
@@ -151,25 +150,49 @@ def build(warehouse: Warehouse, spec: NormalizedTable, batch_rows: int = 250_000
     report = BuildReport(loads=all_loads(warehouse, spec) if legacy else unprocessed_loads(warehouse, spec))
     if not report.loads:
         return report
+    # Batches go to staging tables, each committed on its own (memory stays bounded: one transaction
+    # holding every batch kept them all in memory, 5 GB at 10M rows). Then one transaction swaps them in
+    # with the ledger; a kill before it leaves only staging tables, which the next build drops.
+    staging = f"_staging_{spec.name}"
+    for schema in (NORMALIZED, QUARANTINE):
+        warehouse.drop_table(schema, staging)
+    _write_loads(warehouse, spec, report, batch_rows, staging)
     with warehouse.transaction():
         if legacy:
             _forget_table(warehouse, spec.name)
+        _swap_in(warehouse, spec.name, staging)
         _record_key_format(warehouse, spec.name)
-        _write_loads(warehouse, spec, report, batch_rows)
         _record_processed(warehouse, spec.name, report.loads)
     return report
 
 
-def _write_loads(warehouse: Warehouse, spec: NormalizedTable, report: BuildReport, batch_rows: int) -> None:
+def _swap_in(warehouse: Warehouse, table: str, staging: str) -> None:
+    """Replace earlier versions of the staged rows (by `_row_key`, in either table: a row may move
+    between normalized and quarantine) and add the staged rows; a new table is the staging table renamed."""
+    staged_keys = " UNION ALL ".join(
+        f'SELECT "{ROW_KEY}" FROM "{schema}"."{staging}"' for schema in (NORMALIZED, QUARANTINE)
+    )
+    for schema in (NORMALIZED, QUARANTINE):
+        if not warehouse.table_exists(schema, table):
+            warehouse.execute(f'ALTER TABLE "{schema}"."{staging}" RENAME TO "{table}"')
+            continue
+        warehouse.execute(f'DELETE FROM "{schema}"."{table}" WHERE "{ROW_KEY}" IN ({staged_keys})')
+        columns = ", ".join(f'"{name}"' for name, _ in warehouse.columns(schema, staging))
+        warehouse.execute(
+            f'INSERT INTO "{schema}"."{table}" ({columns}) SELECT {columns} FROM "{schema}"."{staging}"'
+        )
+    for schema in (NORMALIZED, QUARANTINE):
+        warehouse.drop_table(schema, staging)
+
+
+def _write_loads(
+    warehouse: Warehouse, spec: NormalizedTable, report: BuildReport, batch_rows: int, staging: str
+) -> None:
     lookups = {name: pl.from_arrow(warehouse.query(f'SELECT * FROM {RAW}."{name}"')) for name in spec.lookups}
     load_list = ", ".join(f"'{load}'" for load in report.loads)
     batches = warehouse.query_batches(
         f'SELECT * FROM {RAW}."{spec.raw_table}" WHERE {LOAD_ID} IN ({load_list})', batch_rows
     )
-    # Only rows written by earlier builds can be replaced: raw is unique on the key, so batches of this
-    # build never share one. A table that did not exist yet needs no delete, which spares the first
-    # build one scan of the growing table per batch (37 of 314 s at 10M rows, benchmarks/README.md).
-    replaceable = {schema: warehouse.table_exists(schema, spec.name) for schema in (NORMALIZED, QUARANTINE)}
 
     def normalized_batches() -> Iterator[tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]]:
         for batch in batches:
@@ -180,9 +203,7 @@ def _write_loads(warehouse: Warehouse, spec: NormalizedTable, report: BuildRepor
     # Batch n+1 is read and validated while batch n is written (prefetch.py).
     for keys, valid, rejects in prefetched(normalized_batches()):
         for schema, rows in ((NORMALIZED, valid), (QUARANTINE, rejects)):
-            if replaceable[schema]:
-                warehouse.delete_keys(schema, spec.name, ROW_KEY, keys.to_series().to_arrow())
-            warehouse.write(schema, spec.name, [rows.to_arrow()], mode="append")
+            warehouse.write(schema, staging, [rows.to_arrow()], mode="append")
         report.raw_rows += keys.height  # one key per raw row
         report.normalized_rows += valid.height
         report.quarantined_rows += rejects.height

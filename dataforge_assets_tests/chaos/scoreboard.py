@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import platform
 import sys
+import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -77,7 +78,7 @@ def render(results: Sequence[Result], command: str, seed: int, keep: str = "") -
 
 def write(path: Path, results: Sequence[Result], command: str, seed: int) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path.with_suffix(".lock"), "w") as lock:
+    with open(Path(tempfile.gettempdir()) / f"dataforge_chaos_{path.stem}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two suites (one per warehouse) may write at once
         keep = path.read_text() if path.exists() else ""
         path.write_text(render(results, command, seed, keep))
