@@ -131,5 +131,5 @@ def test_raw_tables_bring_their_checks_without_a_normalized_table(tmp_path: Path
     assert checks == {
         (f"raw/{table}", check)
         for table in ("daily_weather", "stock_prices")
-        for check in ("schema_drift", "row_count_anomaly")
+        for check in ("schema_drift", "row_count_anomaly", "rejected_files")  # a files source
     }

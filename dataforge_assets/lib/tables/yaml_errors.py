@@ -4,17 +4,18 @@ an unknown raw table) are refused at load time like pydantic's field errors: fil
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pydantic
-from dagster_shared.yaml_utils.source_position import SourcePositionTree
+
+# `positions` is the SourcePositionTree dagster hands a component (dagster_shared, an internal package).
 
 
 class TableYamlError(ValueError):
     """`<file>:<line> - attributes.<field>: <what is wrong>`, with the YAML around the line."""
 
 
-def refuse(positions: SourcePositionTree | None, field: Sequence[str | int], message: str) -> TableYamlError:
+def refuse(positions: Any, field: Sequence[str | int], message: str) -> TableYamlError:
     path = ["attributes", *field]
     dotted = ".".join(str(p) for p in path)
     if positions is None:
@@ -28,7 +29,7 @@ def refuse(positions: SourcePositionTree | None, field: Sequence[str | int], mes
 T = TypeVar("T")
 
 
-def located(positions: SourcePositionTree | None, build: Callable[[], T]) -> T:
+def located(positions: Any, build: Callable[[], T]) -> T:
     """Run `build`; a pydantic error of a component's own validators (run after Dagster's YAML model,
     where the positions are no longer known) is raised again with its file, line and field."""
     try:
