@@ -17,6 +17,13 @@ from dataforge_assets.lib.retry import DEFAULT_DELAY_SECONDS, DEFAULT_MAX_RETRIE
 TABLE_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
+def sql_name(value: str) -> str:
+    """A table or column name that needs no quoting in SQL on DuckDB and PostgreSQL alike."""
+    if not TABLE_NAME.fullmatch(value):
+        raise ValueError("must be lower-case letters, digits and _, starting with a letter")
+    return value
+
+
 class TableSpec(dg.Model):
     """One raw table of a source: `raw.<name>`, merged on `primary_key`, incremental on `cursor_field`."""
 
@@ -33,9 +40,7 @@ class TableSpec(dg.Model):
     @field_validator("name")
     @classmethod
     def _table_name(cls, value: str) -> str:
-        if not TABLE_NAME.fullmatch(value):
-            raise ValueError("must be lower-case letters, digits and _, starting with a letter")
-        return value
+        return sql_name(value)
 
     @model_validator(mode="after")
     def _cursor_value_needs_field(self) -> TableSpec:

@@ -12,7 +12,7 @@ import polars as pl
 from pydantic import ValidationError, field_validator, model_validator
 
 from dataforge_assets.lib.contracts import safe_cast
-from dataforge_assets.lib.sources.spec import TABLE_NAME
+from dataforge_assets.lib.sources.spec import sql_name
 from dataforge_assets.lib.tables.yaml_errors import refuse
 
 ColumnType = Literal["string", "int32", "int64", "float64", "bool", "date", "datetime"]
@@ -112,9 +112,7 @@ class ColumnSpec(dg.Model):
     @field_validator("name")
     @classmethod
     def _column_name(cls, value: str) -> str:
-        if not TABLE_NAME.fullmatch(value):
-            raise ValueError("must be lower-case letters, digits and _, starting with a letter")
-        return value
+        return sql_name(value)
 
     @field_validator("expression")
     @classmethod

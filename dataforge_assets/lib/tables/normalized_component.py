@@ -15,7 +15,7 @@ from pydantic import BaseModel, field_validator
 from dataforge_assets.lib.normalize import NORMALIZED, QUARANTINE, RAW, NormalizedTable
 from dataforge_assets.lib.normalized_asset import normalized_table_asset
 from dataforge_assets.lib.references import check_reference
-from dataforge_assets.lib.sources.spec import TABLE_NAME, FreshnessSpec
+from dataforge_assets.lib.sources.spec import FreshnessSpec, sql_name
 from dataforge_assets.lib.tables.columns import (
     ColumnSpec,
     contract_schema,
@@ -58,9 +58,7 @@ class NormalizedTableComponent(dg.Component, dg.Model, dg.Resolvable):
     @field_validator("name", "raw_table")
     @classmethod
     def _table_name(cls, value: str) -> str:
-        if not TABLE_NAME.fullmatch(value):
-            raise ValueError("must be lower-case letters, digits and _, starting with a letter")
-        return value
+        return sql_name(value)
 
     @classmethod
     def load(cls, attributes: BaseModel | None, context: dg.ComponentLoadContext) -> Self:

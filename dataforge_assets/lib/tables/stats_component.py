@@ -8,7 +8,7 @@ from typing import Any, Self
 import dagster as dg
 from pydantic import BaseModel, field_validator
 
-from dataforge_assets.lib.sources.spec import TABLE_NAME
+from dataforge_assets.lib.sources.spec import sql_name
 from dataforge_assets.lib.stats_asset import STATS, sql_stats_asset
 from dataforge_assets.lib.tables.scaffold import StatsTableScaffolder
 from dataforge_assets.lib.tables.sql_parse import parse_select, selected_columns, tables_read
@@ -48,9 +48,7 @@ class StatsTableComponent(dg.Component, dg.Model, dg.Resolvable):
     @field_validator("name")
     @classmethod
     def _table_name(cls, value: str) -> str:
-        if not TABLE_NAME.fullmatch(value):
-            raise ValueError("must be lower-case letters, digits and _, starting with a letter")
-        return value
+        return sql_name(value)
 
     @field_validator("sql")
     @classmethod
