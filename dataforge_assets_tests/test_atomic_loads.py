@@ -103,10 +103,10 @@ def test_a_build_killed_half_way_leaves_none_of_it(target: tuple[str, str, Wareh
     assert loads.to_pylist() == ["load_a", "load_b"]
 
 
+# A server connection to cut exists on PostgreSQL only.
+@pytest.mark.parametrize("target", ["postgres"], indirect=True)
 def test_a_connection_cut_mid_build_leaves_none_of_it(target: tuple[str, str, Warehouse]) -> None:
     kind, where, warehouse = target
-    if kind != "postgres":
-        pytest.skip("a server connection exists on PostgreSQL only")
     warehouse.write("raw", "readings", [raw_load("load_a", range(300), 1000)], mode="append")
     build(warehouse, READINGS, batch_rows=100)
     before = snapshot(warehouse)
