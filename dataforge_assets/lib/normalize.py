@@ -177,7 +177,14 @@ def _swap_in(warehouse: Warehouse, table: str, staging: str) -> None:
             warehouse.execute(f'ALTER TABLE "{schema}"."{staging}" RENAME TO "{table}"')
             continue
         warehouse.execute(f'DELETE FROM "{schema}"."{table}" WHERE "{ROW_KEY}" IN ({staged_keys})')
-        columns = ", ".join(f'"{name}"' for name, _ in warehouse.columns(schema, staging))
+        staged = warehouse.columns(schema, staging)
+        # A raw column that arrived in a later load (schema evolution) reaches quarantine as it arrived:
+        # the table gains it (NULL in earlier rows) inside this transaction.
+        present = {name for name, _ in warehouse.columns(schema, table)}
+        for name, dtype in staged:
+            if name not in present:
+                warehouse.execute(f'ALTER TABLE "{schema}"."{table}" ADD COLUMN "{name}" {dtype}')
+        columns = ", ".join(f'"{name}"' for name, _ in staged)
         warehouse.execute(
             f'INSERT INTO "{schema}"."{table}" ({columns}) SELECT {columns} FROM "{schema}"."{staging}"'
         )
