@@ -17,6 +17,7 @@ from dataforge_assets.lib.normalized_asset import normalized_table_asset
 from dataforge_assets.lib.references import check_reference
 from dataforge_assets.lib.sources.spec import FreshnessSpec, sql_name
 from dataforge_assets.lib.tables.columns import (
+    WAREHOUSE_TYPES,
     ColumnSpec,
     contract_schema,
     resolve_columns,
@@ -136,10 +137,23 @@ class NormalizedTableComponent(dg.Component, dg.Model, dg.Resolvable):
         return dg.Definitions(assets=[asset], asset_checks=checks)
 
     def _described(self, spec: dg.AssetSpec) -> dg.AssetSpec:
-        """Freshness and the quarantine table, shown before the first run (normalized_table_asset adds the
-        column schema, from the contract, and the column lineage)."""
+        """Column schema in the warehouse's types (rules as the description where YAML gives none) and
+        freshness, shown before the first run."""
+        from_contract = {c.name: c for c in spec.metadata["dagster/column_schema"].columns}
+        schema = dg.TableSchema(
+            columns=[
+                dg.TableColumn(
+                    c.name,
+                    WAREHOUSE_TYPES[c.type],
+                    description=c.description or from_contract[c.name].description,
+                    constraints=from_contract[c.name].constraints,
+                )
+                for c in self.columns
+            ]
+        )
         spec = spec.merge_attributes(
             metadata={
+                "dagster/column_schema": schema,
                 "dagster/table_name": f"{NORMALIZED}.{self.name}",
                 "quarantine_table": f"{QUARANTINE}.{self.name}",
             }
