@@ -11,6 +11,7 @@ import dagster as dg
 
 from dataforge_assets.lib.environment import current_environment
 from dataforge_assets.lib.operations import with_operations
+from dataforge_assets.lib.operations.worker_executor import worker_tagging_in_process_executor
 from dataforge_assets.lib.warehouse_health import warehouse_health_defs
 from dataforge_assets.resources import resources_for
 
@@ -33,8 +34,9 @@ def _build(settings: tuple[tuple[str, str], ...]) -> dg.Definitions:
     loaded = _load_defs_folder()
     platform = dg.Definitions(
         resources=resources_for(env),
-        # One process runs every step: no ~4 s spawn per step, and one DuckDB writer at a time.
-        executor=dg.in_process_executor,
+        # One process runs every step (no ~4 s spawn per step, one DuckDB writer at a time), and the run
+        # is tagged with that process at once, so a dead worker is always found (operations/dead_runs.py).
+        executor=worker_tagging_in_process_executor,
     )
     # Database and WAL size are watched where they matter: on the PostgreSQL warehouse.
     health = warehouse_health_defs() if env.warehouse == "postgres" else dg.Definitions()

@@ -182,6 +182,60 @@ def test_a_writer_killed_holding_the_lock_blocks_no_one_and_its_run_is_failed(
     assert holder.run_id not in out and code != 1, out
 
 
+STEP_WITHOUT_WAREHOUSE = """
+import time
+
+import dagster as dg
+
+from dataforge_assets.lib.operations.worker_executor import worker_tagging_in_process_executor
+
+
+@dg.asset
+def slow_step_without_warehouse() -> None:
+    time.sleep(600)
+
+
+defs = dg.Definitions(assets=[slow_step_without_warehouse], executor=worker_tagging_in_process_executor)
+"""
+
+
+def test_a_run_killed_before_it_opens_the_warehouse_is_still_failed(home: Home, tmp_path: Path) -> None:
+    # The warehouse resource tags its run when it opens; a worker killed before that (or in a step that
+    # never opens it) is known only through the executor's tag.
+    module = tmp_path / "no_warehouse_defs.py"
+    module.write_text(STEP_WITHOUT_WAREHOUSE)
+    instance = home.instance()
+    worker = subprocess.Popen(
+        [BIN / "dagster", "asset", "materialize", "-f", module, "--select", "slow_step_without_warehouse"],
+        env=home.process_env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        run = _wait(
+            "the run's STARTED status with its worker tag",
+            lambda: next(
+                (
+                    r
+                    for r in instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED]))
+                    if Worker.from_tags(dict(r.tags)) is not None
+                ),
+                None,
+            ),
+            worker,
+        )
+    finally:
+        _kill_group(worker)
+    assert Worker.from_tags(dict(run.tags)).pid == worker.pid
+    assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.STARTED
+
+    result = fail_dead_runs(dg.build_sensor_context(instance=instance))
+    assert run.run_id in str(result.skip_message)
+    assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
+
+
 def test_heal_fails_a_dead_run_and_clears_the_lock_it_left(
     home: Home, capsys: pytest.CaptureFixture[str]
 ) -> None:
