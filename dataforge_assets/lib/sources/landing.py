@@ -81,9 +81,17 @@ def unchanged_since(record: Mapping[str, object] | None, landed: LandedFile) -> 
 
 def settled(files: Sequence[LandedFile], since: float, settle_seconds: float) -> list[LandedFile]:
     """The files whose size and time did not change between the first look (at `since`) and a
-    second one at least `settle_seconds` later; the others are still being written."""
+    second one at least `settle_seconds` later; the others are still being written.
+
+    A writer moves a file's time with every write, so a file last written more than `settle_seconds`
+    before the first look has already kept still that long: when every file is such, no wait.
+    """
     if not files:
         return []
+    first_look_wall = time.time_ns() - int((time.monotonic() - since) * 1e9)
+    quiet_since = first_look_wall - int(settle_seconds * 1e9)
+    if all(landed.mtime_ns <= quiet_since for landed in files):
+        return list(files)
     wait = since + settle_seconds - time.monotonic()
     if wait > 0:
         time.sleep(wait)
