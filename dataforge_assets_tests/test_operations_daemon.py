@@ -23,6 +23,7 @@ import yaml
 from dataforge_assets.definitions import load_definitions
 from dataforge_assets.lib.environment import REPO_ROOT, Environment
 from dataforge_assets.lib.operations.run_history import asset_attempts
+from dataforge_assets.lib.worker_process import Worker
 from dataforge_assets_tests.demo_data import land_flights, land_reference, month_sample
 
 BIN = Path(sys.executable).parent
@@ -172,4 +173,54 @@ def test_daemon_sensor_loads_a_dropped_file_once(daemon, data_home: Environment)
         )
         assert all(not t.run_ids for t in ticks)
         assert len(_source_runs(instance)) == 1
+        process.stop()
+
+
+def _run_with_worker(instance: dg.DagsterInstance) -> dg.DagsterRun | None:
+    runs = [r for r in _source_runs(instance) if Worker.from_tags(dict(r.tags)) is not None]
+    return runs[0] if runs else None
+
+
+def _retry_of(instance: dg.DagsterInstance, run_id: str) -> dg.DagsterRun | None:
+    retries = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/parent_run_id": run_id}))
+    return retries[0] if retries and retries[0].is_finished else None
+
+
+def test_a_daemon_run_killed_mid_load_is_failed_and_retried_to_the_exact_rows(
+    daemon, data_home: Environment
+) -> None:
+    process, dagster_home = daemon
+    with dg.DagsterInstance.from_config(str(dagster_home)) as instance:
+        land_reference(data_home)
+        process.start()
+        land_flights(data_home, 1, month_sample(1, 400))
+
+        # The sensor-launched run's worker (a subprocess of the code server) is killed -9 as it starts.
+        run = _wait("a sensor-launched run with its worker", process, lambda: _run_with_worker(instance))
+        worker = Worker.from_tags(dict(run.tags))
+        os.kill(worker.pid, signal.SIGKILL)
+
+        # Nobody touches the instance: it is failed, and the retry daemon re-runs it.
+        failed = _wait(
+            "the killed run marked failed",
+            process,
+            lambda: (
+                r if (r := instance.get_run_by_id(run.run_id)).status == dg.DagsterRunStatus.FAILURE else None
+            ),
+        )
+        # Whoever saw it first says why: the code server that spawned the worker (its exit by signal 9),
+        # or the dead-run sensor (the worker's pid is gone); CLI runs have only the sensor.
+        said = " ".join(
+            str(record.event_log_entry.message)
+            for record in instance.get_records_for_run(failed.run_id, ascending=False, limit=10).records
+        )
+        assert "signal 9" in said or f"pid {worker.pid} on host" in said, said
+        retry = _wait(
+            "the retry of the killed run, finished", process, lambda: _retry_of(instance, run.run_id)
+        )
+        assert retry.status == dg.DagsterRunStatus.SUCCESS, process.tail()
+        with duckdb.connect(str(data_home.duckdb_path), read_only=True) as con:
+            assert con.execute(
+                "SELECT count(*), count(DISTINCT (year, month, day, carrier, flight, origin, sched_dep_time)) FROM raw.flights"
+            ).fetchall() == [(400, 400)]
         process.stop()
