@@ -1,0 +1,62 @@
+"""Dimension attributes stay current downstream: an airline renamed in the SQL source shows its new
+name in every normalized flight and in the stats after the next run (lib/dimensions.py)."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import polars as pl
+
+from dataforge_assets.demo.setup import REFERENCE_DATABASE
+from dataforge_assets_tests.conftest import Platform, materialization_metadata
+from dataforge_assets_tests.demo_data import land_flights, land_reference, month_sample
+
+SELECTION = "raw/flights, raw/airlines, normalized/flights, stats/carrier_daily_performance"
+NEW_NAME = "United Airlines Holdings Inc."
+
+
+def names(platform: Platform, table: str) -> set[tuple[str, str | None]]:
+    return set(
+        platform.sql(f"SELECT DISTINCT carrier, carrier_name FROM {table} WHERE carrier IN ('UA', 'AA')")
+    )
+
+
+def test_renamed_carrier_reaches_normalized_flights_and_stats(platform: Platform) -> None:
+    land_reference(platform.env)
+    sample = month_sample(1, 2000)
+    land_flights(platform.env, 1, sample)
+    platform.materialize(SELECTION)
+    before = {("UA", "United Air Lines Inc."), ("AA", "American Airlines Inc.")}
+    assert names(platform, "normalized.flights") == before
+    assert names(platform, "stats.carrier_daily_performance") == before
+
+    with sqlite3.connect(platform.env.home / REFERENCE_DATABASE) as con:
+        con.execute("UPDATE airlines SET name = ? WHERE carrier = 'UA'", (NEW_NAME,))
+    con.close()
+    # No new flight: only the dimension changed.
+    result = platform.materialize(SELECTION)
+    after = {("UA", NEW_NAME), ("AA", "American Airlines Inc.")}
+    assert names(platform, "normalized.flights") == after
+    assert names(platform, "stats.carrier_daily_performance") == after
+    built = materialization_metadata(result, ["normalized", "flights"])
+    assert built["new_loads"] == 0
+    assert built["dimension_rows_refreshed"] == sample.filter(pl.col("carrier") == "UA").height > 0
+    # The contract and reconciliation checks still pass over the rewritten rows.
+    checks = {(c.asset_key.path[-1], c.check_name): c.passed for c in result.get_asset_check_evaluations()}
+    assert checks[("flights", "contract")] and checks[("flights", "reconciliation")]
+
+    # Unchanged dimension: nothing rewritten.
+    again = platform.materialize("raw/airlines, normalized/flights")
+    assert materialization_metadata(again, ["normalized", "flights"])["dimension_rows_refreshed"] == 0
+
+
+def test_carrier_deleted_from_the_dimension_leaves_its_name_unknown(platform: Platform) -> None:
+    land_reference(platform.env)
+    land_flights(platform.env, 1, month_sample(1, 500))
+    platform.materialize(SELECTION)
+    with sqlite3.connect(platform.env.home / REFERENCE_DATABASE) as con:
+        con.execute("DELETE FROM airlines WHERE carrier = 'AA'")
+    con.close()
+    # The reference tables merge on their key: a row deleted at the source stays in raw unless the table
+    # is loaded with `replace` or keeps history (docs/write-dispositions.md); `replace` drops it.
+    assert platform.sql("SELECT count(*) FROM raw.airlines WHERE carrier = 'AA'") == [(1,)]
