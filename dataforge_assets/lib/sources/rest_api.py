@@ -185,10 +185,18 @@ class RestApiConnection(dg.Model):
         return {
             "name": table.name,
             "primary_key": list(table.primary_key) or None,
-            "write_disposition": table.write_disposition,
-            "columns": {name: {"data_type": kind} for name, kind in table.columns.items()},
+            "write_disposition": table.dlt_write_disposition,
+            "columns": _column_hints(table),
             "endpoint": endpoint,
         }
+
+
+def _column_hints(table: Any) -> dict[str, dict[str, Any]]:
+    """Declared types, plus the deleted flag's hard_delete hint."""
+    hints: dict[str, dict[str, Any]] = {name: {"data_type": kind} for name, kind in table.columns.items()}
+    for name, hint in (table.dlt_columns or {}).items():
+        hints[name] = {**hints.get(name, {}), **hint}
+    return hints
 
 
 def _arrow_step(declared: dict[str, ColumnType], primary_key: tuple[str, ...]) -> Any:
