@@ -78,11 +78,18 @@ CASES = [
         "merge_strategy needs write_disposition: merge",
     ),
     (
+        SQL,
+        "connection.tables.0",
+        {"name": "fleet", "merge_strategy": "scd2", "cursor_field": "updated_at"},
+        "connection.tables.0",
+        "each load must read the whole table: remove cursor_field",
+    ),
+    (
         REST,
         "connection.tables.0.merge_strategy",
         "scd2",
-        "connection.tables.0",
-        "each load must read the whole table: remove cursor_field",
+        "connection.tables.0.merge_strategy",
+        "scd2 is for sql_database and files tables",
     ),
     # (base, field path, bad value, where the error is (YAML path), what the error says is allowed)
     (REST, "connection.kind", "ftp", "connection.kind", "'files', 'rest_api', 'sql_database'"),

@@ -133,7 +133,7 @@ def _resolve(folder: str, home: Path) -> Path:
 def _file_table(load: FileLoad) -> Any:
     import dlt  # at run time, not when the definitions load
 
-    history = load.table.merge_strategy == "scd2" and load.table.write_disposition == "merge"
+    history = load.table.keeps_history
     resource = dlt.resource(
         _read_landing,
         name=load.table.name,
@@ -144,6 +144,10 @@ def _file_table(load: FileLoad) -> Any:
         merge_key=SOURCE_FILE if history else None,
         columns=load.table.dlt_columns,
     )(load)
+    if history:
+        from dataforge_assets.lib.sources.history import with_row_hash
+
+        resource.add_map(with_row_hash)
     # Said on every load, so a `deduplicated` a previous load stored in the schema never carries over.
     resource.apply_hints(additional_table_hints={DEDUPLICATED_HINT: False})
     return resource

@@ -92,6 +92,10 @@ class TableSpec(dg.Model):
         return self
 
     @property
+    def keeps_history(self) -> bool:
+        return self.write_disposition == "merge" and self.merge_strategy == "scd2"
+
+    @property
     def dlt_write_disposition(self) -> Any:
         """The table's write disposition as dlt takes it."""
         if self.write_disposition == "merge":

@@ -119,6 +119,10 @@ class SqlDatabaseConnection(dg.Model):
         )
         if table.dlt_columns:
             resource.apply_hints(columns=table.dlt_columns)
+        if table.keeps_history:
+            from dataforge_assets.lib.sources.history import with_row_hash
+
+            resource.add_map(with_row_hash)
         return resource.with_name(table.name)
 
 
