@@ -167,3 +167,42 @@ def test_merge_without_a_flag_keeps_a_row_deleted_at_the_source(fleet_factory) -
     fleet.delete(fleet.tails[0])
     fleet.run()
     assert fleet.tails[0] in fleet.normalized() and fleet.platform.count("raw.planes") == 5
+
+
+FILES_SOURCE = """
+type: dataforge_assets.lib.sources.SourceComponent
+attributes:
+  name: drops
+  connection:
+    kind: files
+    folder: landing/drops
+    tables:
+      - name: readings
+        glob: "readings_*.csv"
+        primary_key: [id]
+        merge_strategy: scd2
+  retry: {max_retries: 0}
+"""
+
+
+def test_scd2_on_files_retires_only_rows_of_the_redelivered_file(platform: Platform, tmp_path: Path) -> None:
+    landing = platform.env.landing_dir / "drops"
+    landing.mkdir(parents=True)
+    (landing / "readings_a.csv").write_text("id,value\n1,10\n2,20\n3,30\n")
+    (landing / "readings_b.csv").write_text("id,value\n4,40\n5,50\n")
+    defs = load_defs_folder(write_project_files(tmp_path, {"raw/drops/defs.yaml": FILES_SOURCE}))
+    materialize(defs, platform.instance)
+    # File a re-delivered: row 2 changed, row 3 gone, rows moved; file b not read again.
+    (landing / "readings_a.csv").write_text("id,value\n2,21\n1,10\n")
+    materialize(defs, platform.instance)
+    rows = platform.sql(
+        "SELECT id, value, _dlt_valid_to IS NULL FROM raw.readings ORDER BY id, _dlt_valid_from"
+    )
+    assert rows == [
+        ("1", "10", True),  # unchanged (only its line moved): no new version
+        ("2", "20", False),
+        ("2", "21", True),
+        ("3", "30", False),  # absent from its file's new version: retired
+        ("4", "40", True),  # another file's rows stay current
+        ("5", "50", True),
+    ]
