@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 
+import dagster as dg
 import polars as pl
 import pytest
 
@@ -41,8 +42,15 @@ def test_renamed_carrier_reaches_normalized_flights_and_stats(stack: Platform) -
     with sqlite3.connect(platform.env.home / REFERENCE_DATABASE) as con:
         con.execute("UPDATE airlines SET name = ? WHERE carrier = 'UA'", (NEW_NAME,))
     con.close()
-    # No new flight: only the dimension changed.
-    result = platform.materialize(SELECTION)
+    # No new flight: only the dimension changed. Loading it is what makes automation rebuild the flights
+    # (they depend on raw/airlines) and, after them, the stats.
+    defs = platform.definitions()
+    settled = dg.evaluate_automation_conditions(defs=defs, instance=platform.instance)
+    platform.materialize("raw/airlines")
+    tick = dg.evaluate_automation_conditions(defs=defs, instance=platform.instance, cursor=settled.cursor)
+    for key in ("normalized/flights", "stats/carrier_daily_performance"):
+        assert tick.get_num_requested(dg.AssetKey.from_user_string(key)) == 1, key
+    result = platform.materialize("normalized/flights, stats/carrier_daily_performance")
     after = {("UA", NEW_NAME), ("AA", "American Airlines Inc.")}
     assert names(platform, "normalized.flights") == after
     assert names(platform, "stats.carrier_daily_performance") == after
