@@ -4,12 +4,16 @@ name in every normalized flight and in the stats after the next run (lib/dimensi
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
 import pytest
 
+from dataforge_assets.defs.normalized.flights import CARRIER_NAME
 from dataforge_assets.demo.setup import REFERENCE_DATABASE
+from dataforge_assets.lib.dimensions import refresh_dimensions
+from dataforge_assets.lib.warehouse.duckdb import DuckDBWarehouse
 from dataforge_assets_tests.conftest import Platform, materialization_metadata
 from dataforge_assets_tests.demo_data import land_flights, land_reference, month_sample
 
@@ -66,13 +70,28 @@ def test_renamed_carrier_reaches_normalized_flights_and_stats(stack: Platform) -
     assert materialization_metadata(again, ["normalized", "flights"])["dimension_rows_refreshed"] == 0
 
 
-def test_carrier_deleted_from_the_dimension_leaves_its_name_unknown(platform: Platform) -> None:
-    land_reference(platform.env)
-    land_flights(platform.env, 1, month_sample(1, 500))
-    platform.materialize(SELECTION)
-    with sqlite3.connect(platform.env.home / REFERENCE_DATABASE) as con:
-        con.execute("DELETE FROM airlines WHERE carrier = 'AA'")
-    con.close()
-    # The reference tables merge on their key: a row deleted at the source stays in raw unless the table
-    # is loaded with `replace` or keeps history (docs/write-dispositions.md); `replace` drops it.
-    assert platform.sql("SELECT count(*) FROM raw.airlines WHERE carrier = 'AA'") == [(1,)]
+def test_a_key_gone_from_the_dimension_leaves_the_name_unknown(tmp_path: Path) -> None:
+    """As after a `replace` load of airlines without AA: AA flights lose their name, others keep theirs."""
+    warehouse = DuckDBWarehouse(database=str(tmp_path / "warehouse.duckdb"))
+    airlines = pl.DataFrame({"carrier": ["AA", "UA"], "name": ["American", "United"]})
+    flights = pl.DataFrame({"carrier": ["AA", "UA", "AA", "ZZ"], "flight": [1, 2, 3, 4]})
+    with warehouse.session():
+        warehouse.write("raw", "airlines", [airlines.to_arrow()], mode="replace")
+        joined = CARRIER_NAME.join(flights, {"airlines": airlines})
+        warehouse.write("normalized", "flights", [joined.to_arrow()], mode="replace")
+        with warehouse.transaction():
+            assert refresh_dimensions(warehouse, "flights", [CARRIER_NAME]) == 0  # built current
+        warehouse.write(
+            "raw", "airlines", [airlines.filter(pl.col("carrier") == "UA").to_arrow()], mode="replace"
+        )
+        with warehouse.transaction():
+            assert refresh_dimensions(warehouse, "flights", [CARRIER_NAME]) == 2
+        rows = warehouse.query(
+            "SELECT flight, carrier_name FROM normalized.flights ORDER BY flight"
+        ).to_pylist()
+    assert [(r["flight"], r["carrier_name"]) for r in rows] == [
+        (1, None),
+        (2, "United"),
+        (3, None),
+        (4, None),
+    ]
