@@ -55,6 +55,42 @@ def with_value(base: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
 
 
 CASES = [
+    # Write dispositions (docs/write-dispositions.md): append is refused, merge options need merge.
+    (
+        SQL,
+        "connection.tables.0.write_disposition",
+        "append",
+        "connection.tables.0.write_disposition",
+        "append is not supported",
+    ),
+    (
+        SQL,
+        "connection.tables.0.write_disposition",
+        "upsert",
+        "connection.tables.0.write_disposition",
+        "'merge' or 'replace'",
+    ),
+    (
+        SQL,
+        "connection.tables.0",
+        {"name": "fleet", "write_disposition": "replace", "merge_strategy": "scd2"},
+        "connection.tables.0",
+        "merge_strategy needs write_disposition: merge",
+    ),
+    (
+        SQL,
+        "connection.tables.0",
+        {"name": "fleet", "merge_strategy": "scd2", "cursor_field": "updated_at"},
+        "connection.tables.0",
+        "each load must read the whole table: remove cursor_field",
+    ),
+    (
+        REST,
+        "connection.tables.0.merge_strategy",
+        "scd2",
+        "connection.tables.0.merge_strategy",
+        "scd2 is for sql_database and files tables",
+    ),
     # (base, field path, bad value, where the error is (YAML path), what the error says is allowed)
     (REST, "connection.kind", "ftp", "connection.kind", "'files', 'rest_api', 'sql_database'"),
     (
@@ -121,7 +157,7 @@ CASES = [
         "connection.tables.0.write_disposition",
         "upsert",
         "connection.tables.0.write_disposition",
-        "'merge', 'append' or 'replace'",
+        "'merge' or 'replace'",
     ),
     (
         REST,

@@ -25,7 +25,9 @@ from dataforge_assets.lib.contracts import (
     as_schema,
     split_by_contract,
 )
+from dataforge_assets.lib.dimensions import DimensionJoin, refresh_dimensions
 from dataforge_assets.lib.prefetch import prefetched
+from dataforge_assets.lib.raw_history import current_rows, sweep_deleted
 from dataforge_assets.lib.warehouse import Warehouse
 
 NORMALIZED = "normalized"
@@ -74,6 +76,7 @@ class NormalizedTable:
     lookups: Sequence[str] = field(default_factory=tuple)  # small raw tables read whole, e.g. airlines
     description: str = ""
     raw_columns: Sequence[str] = ()  # the raw columns the transform reads: the declared raw contract
+    dimensions: Sequence[DimensionJoin] = ()  # columns copied from lookups, kept current (dimensions.py)
 
     @property
     def contract_columns(self) -> list[str]:
@@ -87,6 +90,8 @@ class BuildReport:
     normalized_rows: int = 0
     quarantined_rows: int = 0
     rules: dict[str, int] = field(default_factory=dict)
+    rows_deleted: int = 0  # their raw row left raw (raw_history.py)
+    dimension_rows_refreshed: int = 0
 
 
 def normalize_batch(
@@ -149,6 +154,8 @@ def build(warehouse: Warehouse, spec: NormalizedTable, batch_rows: int = 250_000
     legacy = has_legacy_keys(warehouse, spec)
     report = BuildReport(loads=all_loads(warehouse, spec) if legacy else unprocessed_loads(warehouse, spec))
     if not report.loads:
+        with warehouse.transaction():
+            _follow_raw(warehouse, spec, report)
         return report
     # Batches go to staging tables, each committed on its own (memory stays bounded: one transaction
     # holding every batch kept them all in memory, 5 GB at 10M rows). Then one transaction swaps them in
@@ -163,7 +170,14 @@ def build(warehouse: Warehouse, spec: NormalizedTable, batch_rows: int = 250_000
         _swap_in(warehouse, spec.name, staging)
         _record_key_format(warehouse, spec.name)
         _record_processed(warehouse, spec.name, report.loads)
+        _follow_raw(warehouse, spec, report)
     return report
+
+
+def _follow_raw(warehouse: Warehouse, spec: NormalizedTable, report: BuildReport) -> None:
+    """Rows whose raw row was deleted go; copied dimension columns take the dimension's current values."""
+    report.rows_deleted = sweep_deleted(warehouse, spec.name, spec.raw_table, spec.key)
+    report.dimension_rows_refreshed = refresh_dimensions(warehouse, spec.name, spec.dimensions)
 
 
 def _swap_in(warehouse: Warehouse, table: str, staging: str) -> None:
@@ -195,10 +209,18 @@ def _swap_in(warehouse: Warehouse, table: str, staging: str) -> None:
 def _write_loads(
     warehouse: Warehouse, spec: NormalizedTable, report: BuildReport, batch_rows: int, staging: str
 ) -> None:
-    lookups = {name: pl.from_arrow(warehouse.query(f'SELECT * FROM {RAW}."{name}"')) for name in spec.lookups}
+    lookups = {
+        name: pl.from_arrow(
+            warehouse.query(f'SELECT * FROM {RAW}."{name}" WHERE {current_rows(warehouse, name)}')
+        )
+        for name in spec.lookups
+    }
     load_list = ", ".join(f"'{load}'" for load in report.loads)
+    # A raw table keeping history (scd2) holds old versions too: only current rows are normalized.
     batches = warehouse.query_batches(
-        f'SELECT * FROM {RAW}."{spec.raw_table}" WHERE {LOAD_ID} IN ({load_list})', batch_rows
+        f'SELECT * FROM {RAW}."{spec.raw_table}" WHERE {LOAD_ID} IN ({load_list}) '
+        f"AND {current_rows(warehouse, spec.raw_table)}",
+        batch_rows,
     )
 
     def normalized_batches() -> Iterator[tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]]:

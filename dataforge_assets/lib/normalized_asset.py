@@ -25,6 +25,7 @@ from dataforge_assets.lib.normalize import (
     origin,
 )
 from dataforge_assets.lib.privacy import MASK, PrivacySpec, policy_for
+from dataforge_assets.lib.raw_history import current_rows
 from dataforge_assets.lib.warehouse import Warehouse
 
 SAMPLE_FAILURES = 20
@@ -100,6 +101,8 @@ def _build_and_report(
             "raw_rows_processed": report.raw_rows,
             "rows_normalized": report.normalized_rows,
             "rows_quarantined": report.quarantined_rows,
+            "rows_deleted_with_raw": report.rows_deleted,
+            "dimension_rows_refreshed": report.dimension_rows_refreshed,
             "quarantine_rules": dg.MetadataValue.json(report.rules),
             "quarantine_table": f"{QUARANTINE}.{spec.name}",
             **documented(
@@ -241,6 +244,9 @@ def check_reconciliation(warehouse: Warehouse, spec: NormalizedTable) -> dg.Asse
         if warehouse.table_exists(NORMALIZED, PROCESSED_LOADS)
         else " WHERE 1 = 0"
     )
+    # Old versions in a raw table keeping history (scd2) were replaced downstream: current rows count.
+    if warehouse.table_exists(RAW, spec.raw_table):
+        processed += f" AND {current_rows(warehouse, spec.raw_table)}"
     raw = count(RAW, spec.raw_table, processed)
     normalized, quarantined = count(NORMALIZED, spec.name), count(QUARANTINE, spec.name)
     missing = raw - normalized - quarantined

@@ -7,6 +7,7 @@ import pandera.polars as pa
 import polars as pl
 
 from dataforge_assets.lib.contracts import safe_cast
+from dataforge_assets.lib.dimensions import DimensionJoin
 from dataforge_assets.lib.normalize import NormalizedTable
 from dataforge_assets.lib.normalized_asset import normalized_table_asset
 
@@ -26,6 +27,13 @@ CASTS: dict[str, pl.DataType] = {
     "air_time": pl.Int32(),
     "distance": pl.Int32(),
 }
+
+
+# The carrier's name is copied from airlines when a flight is built, and rewritten in every flight when
+# an airline is renamed (lib/dimensions.py).
+CARRIER_NAME = DimensionJoin(
+    lookup="airlines", key="carrier", lookup_key="carrier", columns=(("carrier_name", "name"),)
+)
 
 
 class FlightsContract(pa.DataFrameModel):
@@ -60,18 +68,14 @@ def transform(raw: pl.DataFrame, lookups: Mapping[str, pl.DataFrame]) -> pl.Data
     A flight without a departure time never left: that is the data set's mark of a cancellation.
     """
     typed = safe_cast(raw, CASTS)
-    carriers = lookups["airlines"].select("carrier", pl.col("name").alias("carrier_name")).unique("carrier")
-    return (
-        typed.with_columns(
-            flight_date=pl.date(pl.col("year"), pl.col("month"), pl.col("day")),
-            cancelled=pl.col("dep_time").is_null(),
-        )
-        .with_columns(
-            scheduled_departure=pl.col("flight_date").cast(pl.Datetime("us"))
-            + pl.duration(hours=pl.col("sched_dep_time") // 100, minutes=pl.col("sched_dep_time") % 100)
-        )
-        .join(carriers, on="carrier", how="left", maintain_order="left")
+    flights = typed.with_columns(
+        flight_date=pl.date(pl.col("year"), pl.col("month"), pl.col("day")),
+        cancelled=pl.col("dep_time").is_null(),
+    ).with_columns(
+        scheduled_departure=pl.col("flight_date").cast(pl.Datetime("us"))
+        + pl.duration(hours=pl.col("sched_dep_time") // 100, minutes=pl.col("sched_dep_time") % 100)
     )
+    return CARRIER_NAME.join(flights, lookups)
 
 
 FLIGHTS = NormalizedTable(
@@ -82,9 +86,10 @@ FLIGHTS = NormalizedTable(
     transform=transform,
     raw_columns=(*CASTS, "carrier", "tailnum", "origin", "dest"),
     lookups=("airlines",),
+    dimensions=(CARRIER_NAME,),
     description=(
         "One row per scheduled flight of 2013 from New York: typed, with scheduled departure (local "
-        "time), delays in minutes, a cancelled flag and the carrier's name. Rows that break the "
+        "time), delays in minutes, a cancelled flag and the carrier's current name. Rows that break the "
         "contract are in quarantine.flights."
     ),
 )

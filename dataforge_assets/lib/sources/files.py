@@ -25,6 +25,7 @@ import dagster as dg
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pydantic import field_validator
 
 from dataforge_assets.lib.sources.file_checks import (
     BadSourceFile,
@@ -67,6 +68,17 @@ class CsvOptions(dg.Model):
 class FileTableSpec(TableSpec):
     glob: str
     format: Literal["csv", "parquet"] = "csv"
+
+    @field_validator("deleted_flag")
+    @classmethod
+    def _no_deleted_flag(cls, value: str | None) -> str | None:
+        # CSV cells are text, and dlt deletes a row whose non-boolean flag holds any value at all.
+        if value is not None:
+            raise ValueError(
+                "deleted_flag is for sql_database and rest_api tables; a file re-delivered without a row "
+                "keeps it (merge) - use merge_strategy: scd2 to retire rows a file's new version lacks"
+            )
+        return value
 
 
 class FilesConnection(dg.Model):
@@ -121,12 +133,21 @@ def _resolve(folder: str, home: Path) -> Path:
 def _file_table(load: FileLoad) -> Any:
     import dlt  # at run time, not when the definitions load
 
+    history = load.table.keeps_history
     resource = dlt.resource(
         _read_landing,
         name=load.table.name,
         primary_key=list(load.table.primary_key) or None,
-        write_disposition=load.table.write_disposition,
+        write_disposition=load.table.dlt_write_disposition,
+        # A load reads only new files: scd2 retires the rows absent from a file's new version, never
+        # the rows of files the load did not read.
+        merge_key=SOURCE_FILE if history else None,
+        columns=load.table.dlt_columns,
     )(load)
+    if history:
+        from dataforge_assets.lib.sources.history import with_row_hash
+
+        resource.add_map(with_row_hash)
     # Said on every load, so a `deduplicated` a previous load stored in the schema never carries over.
     resource.apply_hints(additional_table_hints={DEDUPLICATED_HINT: False})
     return resource
@@ -169,7 +190,12 @@ def _read_landing(load: FileLoad) -> Iterator[Any]:
             state["required_columns"] = [
                 c for c in union.names if all(c in (a.columns or []) for a in accepted)
             ]
-        merging = load.table.write_disposition == "merge" and bool(load.table.primary_key)
+        # scd2 takes every row as it is (its merge compares whole rows, not keys).
+        merging = (
+            load.table.write_disposition == "merge"
+            and load.table.merge_strategy == "delete-insert"
+            and bool(load.table.primary_key)
+        )
         load_keys = LoadKeys(load.table.primary_key) if merging else None
         batches = _accepted_batches(load, accepted, union, load_keys, rejections, Path(scratch))
         last = None
@@ -197,7 +223,9 @@ def _read_landing(load: FileLoad) -> Iterator[Any]:
         yield last
         return
     # The whole load is read: tell dlt how to write it, with its last batch.
-    yield dlt.mark.with_hints(last, _merge_hints(load_keys.repeated(), load.fresh))
+    # A table with a deleted flag is always merged: a plain insert would load the deleted rows.
+    fresh = load.fresh and load.table.deleted_flag is None
+    yield dlt.mark.with_hints(last, _merge_hints(load_keys.repeated(), fresh))
 
 
 def _new_files(load: FileLoad, handled: dict[str, dict]) -> list[_Candidate]:

@@ -36,7 +36,8 @@ CONNECTIONS = {
         glob: "{name}_*.csv"
         format: csv                   # or parquet
         primary_key: [id]
-        write_disposition: merge      # merge, append or replace
+        write_disposition: merge      # merge or replace (docs/write-dispositions.md)
+        # merge_strategy: scd2        # keep every version (_dlt_valid_from / _dlt_valid_to)
 """,
     "rest_api": """\
   connection:

@@ -114,9 +114,15 @@ class SqlDatabaseConnection(dg.Model):
             chunk_size=self.chunk_size,
             backend=self.backend,
             defer_table_reflect=True,  # definitions load without touching the database
-            write_disposition=table.write_disposition,
+            write_disposition=table.dlt_write_disposition,
             primary_key=list(table.primary_key) or None,
         )
+        if table.dlt_columns:
+            resource.apply_hints(columns=table.dlt_columns)
+        if table.keeps_history:
+            from dataforge_assets.lib.sources.history import with_row_hash
+
+            resource.add_map(with_row_hash)
         return resource.with_name(table.name)
 
 
