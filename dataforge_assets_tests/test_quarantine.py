@@ -38,6 +38,8 @@ def test_text_in_a_delay_column_is_quarantined_with_origin(platform: Platform) -
         "normalized_rows": 39,
         "quarantined_rows": 1,
         "unaccounted_rows": 0,
+        "loads_checked": 1,
+        "loads_not_reconciled": {},
     }
     assert check(result, "normalized/flights", "contract").passed
 
