@@ -21,6 +21,7 @@ from dagster._core.loader import LoadingContextForTest
 from dataforge_assets.defs.normalized import flights as original
 from dataforge_assets.lib.environment import REPO_ROOT
 from dataforge_assets.lib.normalize import LOAD_ID, NORMALIZED, PROCESSED_LOADS, QUARANTINE, build
+from dataforge_assets.lib.operations.automation import with_declarative_automation
 from dataforge_assets.lib.warehouse import DuckDBWarehouse, PostgresWarehouse, Warehouse
 from dataforge_assets_tests.bad_input import check, meta
 from dataforge_assets_tests.conftest import Platform, PostgresPlatform, materialization_metadata
@@ -32,7 +33,10 @@ DOC = REPO_ROOT / "docs" / "reprocessing.md"
 # Edits of flights.py, as an engineer would make them (old text -> new text).
 TIGHTENED = ("distance: pl.Int32 = pa.Field(ge=1)", "distance: pl.Int32 = pa.Field(ge=500)")
 LOOSENED = ("distance: pl.Int32 = pa.Field(ge=1)", "distance: pl.Int32 = pa.Field(ge=200)")
-TRANSFORM = ('pl.col("name").alias("carrier_name")', 'pl.col("name").str.to_uppercase().alias("carrier_name")')
+TRANSFORM = (
+    'pl.col("name").alias("carrier_name")',
+    'pl.col("name").str.to_uppercase().alias("carrier_name")',
+)
 
 
 def edited_flights(tmp_path: Path, name: str, edit: tuple[str, str]) -> ModuleType:
@@ -93,7 +97,9 @@ def contents(warehouse: Warehouse) -> dict[str, list[dict[str, Any]]]:
             continue
         columns = [name for name, _ in warehouse.columns(schema, "flights") if name != "_quarantined_at"]
         select = ", ".join(f'"{c}"' for c in columns)
-        tables[schema] = warehouse.query(f'SELECT {select} FROM "{schema}".flights ORDER BY "_row_key"').to_pylist()
+        tables[schema] = warehouse.query(
+            f'SELECT {select} FROM "{schema}".flights ORDER BY "_row_key"'
+        ).to_pylist()
     return tables
 
 
@@ -173,3 +179,28 @@ def test_code_and_contract_changes_rebuild_to_what_a_fresh_build_makes(loaded: P
     assert (row["source_file"], row["source_row"], row["raw_dep_time"]) == ("flights_2013_01.csv", 1, "517")
     assert row["code_version"] == module.FLIGHTS.code_version and row["loaded_at"] is not None
     assert row["load_id"] == min(r[LOAD_ID] for r in before[NORMALIZED])  # January's, the first load
+
+
+def test_automation_requests_the_rebuild_when_the_code_version_changes(platform: Platform) -> None:
+    land_reference(platform.env)
+    land_flights(platform.env, 1, month_sample(1, 50))
+    platform.materialize("raw/flights,raw/airlines,normalized/flights")
+    defs = platform.definitions()
+    first = dg.evaluate_automation_conditions(defs=defs, instance=platform.instance)
+    settled = dg.evaluate_automation_conditions(defs=defs, instance=platform.instance, cursor=first.cursor)
+    assert FLIGHTS not in requested(settled)
+
+    # The code location reloads with an edited flights.py: the automation sensor asks for the rebuild.
+    edited = with_declarative_automation(
+        definitions_with(platform, edited_flights(platform.env.home, "auto", TIGHTENED))
+    )
+    changed = dg.evaluate_automation_conditions(
+        defs=edited, instance=platform.instance, cursor=settled.cursor
+    )
+    assert FLIGHTS in requested(changed)
+    after = dg.evaluate_automation_conditions(defs=edited, instance=platform.instance, cursor=changed.cursor)
+    assert FLIGHTS not in requested(after)  # asked once, not on every tick
+
+
+def requested(result: dg.EvaluateAutomationConditionsResult) -> set[dg.AssetKey]:
+    return {FLIGHTS} if result.get_num_requested(FLIGHTS) else set()
