@@ -3,17 +3,21 @@ the real YAML; and a ledger from before versions were recorded rebuilds its load
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 import pytest
 
 from dataforge_assets.defs.normalized import flights
+from dataforge_assets.lib.contracts import safe_cast
 from dataforge_assets.lib.normalize import NORMALIZED, PROCESSED_LOADS, build
 from dataforge_assets.lib.stats_asset import sql_stats_asset
 from dataforge_assets.lib.tables.normalized_component import normalized_table_from_yaml
 from dataforge_assets.lib.warehouse import DuckDBWarehouse
-from dataforge_assets_tests.atomic_child import READINGS, raw_load
+from dataforge_assets_tests.atomic_child import READINGS, Readings, raw_load
 from dataforge_assets_tests.test_reprocessing import edited_flights
 
 WEATHER_YAML = Path(flights.__file__).parent / "weather" / "defs.yaml"
@@ -93,3 +97,23 @@ def test_a_ledger_without_versions_rebuilds_each_load_once(tmp_path: Path) -> No
     versions = warehouse.query(f"SELECT DISTINCT code_version FROM {NORMALIZED}.{PROCESSED_LOADS}").column(0)
     assert versions.to_pylist() == [READINGS.code_version]
     assert build(warehouse, READINGS).loads == []
+
+
+class ReadingsWithDouble(Readings):
+    double: pl.Int32
+
+
+def _with_double(raw: pl.DataFrame, lookups: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
+    return safe_cast(raw, {"v": pl.Int32()}).with_columns(double=pl.col("v") * 2)
+
+
+def test_a_column_added_then_dropped_by_the_contract_comes_and_goes(tmp_path: Path) -> None:
+    warehouse = DuckDBWarehouse(database=str(tmp_path / "warehouse.duckdb"))
+    warehouse.write("raw", "readings", [raw_load("load_a", range(100), 1000)], mode="append")
+    warehouse.write("raw", "readings", [raw_load("load_b", range(100, 200), 1000)], mode="append")
+    build(warehouse, READINGS)
+    doubled = replace(READINGS, contract=ReadingsWithDouble, transform=_with_double)
+    assert build(warehouse, doubled, swap_rows=100).rebuilt == ["load_a", "load_b"]
+    assert warehouse.scalar(f"SELECT count(*) FROM {NORMALIZED}.readings WHERE double = 2 * v") == 200 - 29
+    build(warehouse, READINGS, swap_rows=100)
+    assert "double" not in {name for name, _ in warehouse.columns(NORMALIZED, "readings")}

@@ -197,7 +197,8 @@ def build(
     # loads (a rebuild of the whole table) are swapped in groups of about `swap_rows` raw rows: a kill
     # between groups leaves whole loads at one version or the other, and the next build goes on.
     staging = f"_staging_{spec.name}"
-    for group in _groups(report.loads, counts, swap_rows):
+    groups = list(_groups(report.loads, counts, swap_rows))
+    for number, group in enumerate(groups, start=1):
         for schema in (NORMALIZED, QUARANTINE):
             warehouse.drop_table(schema, staging)
         _write_loads(warehouse, spec, report, group, batch_rows, staging)
@@ -208,7 +209,18 @@ def build(
             _swap_in(warehouse, spec.name, staging, [load for load in group if load in rebuilt])
             _record_key_format(warehouse, spec.name)
             _record_processed(warehouse, spec.name, group, version)
+            if number == len(groups) and report.rebuilt:
+                _drop_obsolete_columns(warehouse, spec)
     return report
+
+
+def _drop_obsolete_columns(warehouse: Warehouse, spec: NormalizedTable) -> None:
+    """Once every load is at the current version, a column the old contract had and this one has not
+    goes, as a fresh build would not have it (raw columns in quarantine stay: they are the raw row's)."""
+    expected = {*spec.contract_columns, ROW_KEY, *LINEAGE}
+    for name, _ in warehouse.columns(NORMALIZED, spec.name):
+        if name not in expected:
+            warehouse.execute(f'ALTER TABLE "{NORMALIZED}"."{spec.name}" DROP COLUMN "{name}"')
 
 
 def _groups(loads: list[str], counts: Mapping[str, int], swap_rows: int) -> Iterator[list[str]]:
