@@ -38,6 +38,8 @@ def test_text_in_a_delay_column_is_quarantined_with_origin(platform: Platform) -
         "normalized_rows": 39,
         "quarantined_rows": 1,
         "unaccounted_rows": 0,
+        "loads_checked": 1,
+        "loads_not_reconciled": {},
     }
     assert check(result, "normalized/flights", "contract").passed
 
@@ -46,6 +48,18 @@ def test_text_in_a_delay_column_is_quarantined_with_origin(platform: Platform) -
     platform.materialize(FLOW)
     assert platform.count("normalized.flights") == 40
     assert platform.count("quarantine.flights") == 0
+
+    # A later delivery breaks another row: it leaves the normalized table for quarantine, and every
+    # load still adds up (the re-delivered rows belong to the new load now).
+    third = pl.when(pl.int_range(pl.len()) == 2).then(pl.lit("-3")).otherwise(pl.col("distance"))
+    land_flights(platform.env, 1, month_sample(1, 40).with_columns(third.alias("distance")))
+    broken = platform.materialize(FLOW)
+    assert (platform.count("normalized.flights"), platform.count("quarantine.flights")) == (39, 1)
+    reconciliation = check(broken, "normalized/flights", "reconciliation")
+    assert reconciliation.passed and meta(reconciliation)["loads_not_reconciled"] == {}
+    assert platform.sql("SELECT _quarantine_rule, _quarantine_origin FROM quarantine.flights") == [
+        ("distance:greater_than_or_equal_to(1)", "file flights_2013_01.csv row 3")
+    ]
 
 
 def test_reconciliation_fails_when_a_row_goes_missing(platform: Platform) -> None:

@@ -6,6 +6,9 @@ when it keeps the contract, `quarantine.<table>` (as it arrived, with rule and r
 A raw row that is re-delivered replaces its earlier version in both places (matched by `_row_key`).
 A build stages its rows, then swaps them in with the ledger of processed loads in one warehouse
 transaction: a run killed at any point left the whole load or none of it, and is simply run again.
+The ledger records the code version (code_version.py) that built each load: when the transform or
+the contract changes, the loads another version built are rebuilt from raw, a group of loads per
+transaction, so quarantined rows that now pass leave quarantine and rows that now fail enter it.
 """
 
 from __future__ import annotations
@@ -13,10 +16,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any
 
 import polars as pl
 import pyarrow as pa_arrow
 
+from dataforge_assets.lib.code_version import declaration_text, defining_module_text, version_of
 from dataforge_assets.lib.contracts import (
     CAST_FAILURES,
     REJECT_REASON,
@@ -38,12 +44,16 @@ LOAD_ID = "_dlt_load_id"
 SOURCE_FILE, SOURCE_ROW = "_source_file", "_source_row"  # only rows from files sources have these
 LINEAGE = (LOAD_ID, SOURCE_FILE, SOURCE_ROW)
 PROCESSED_LOADS = "_processed_loads"
+CODE_VERSION = "code_version"  # the ledger's column: which code version built the load
 QUARANTINE_ORIGIN = "_quarantine_origin"
 # Which `_row_key` format each table's rows carry. A table without an entry was built with the first
 # format (values joined by `|`, NULLs dropped), whose keys can collide: it is rebuilt from raw once.
 ROW_KEY_FORMATS = "_row_key_formats"
 ROW_KEY_FORMAT = "v2:length-prefixed"
 NULL_MARK = "~"
+# Raw rows per swap transaction when many loads are (re)built: bounds what one transaction holds in
+# the warehouse (Python's memory is bounded by `batch_rows` either way).
+SWAP_ROWS = 1_000_000
 
 
 def row_key(key: Sequence[str]) -> pl.Expr:
@@ -77,15 +87,30 @@ class NormalizedTable:
     description: str = ""
     raw_columns: Sequence[str] = ()  # the raw columns the transform reads: the declared raw contract
     dimensions: Sequence[DimensionJoin] = ()  # columns copied from lookups, kept current (dimensions.py)
+    declaration: Any = None  # what else decides the rows (a YAML table's columns): part of the code version
 
     @property
     def contract_columns(self) -> list[str]:
         return list(as_schema(self.contract).columns)
 
+    @cached_property
+    def code_version(self) -> str:
+        """Changes with the module of the transform or of the contract class, the shared typing and
+        splitting code (contracts.py), the key, the lookups or the declaration."""
+        parts = [
+            declaration_text([self.raw_table, list(self.key), list(self.lookups), self.declaration]),
+            defining_module_text(self.transform),
+            defining_module_text(split_by_contract),
+        ]
+        if isinstance(self.contract, type):  # a DataFrameSchema object is described by `declaration`
+            parts.append(defining_module_text(self.contract))
+        return version_of(parts)
+
 
 @dataclass
 class BuildReport:
-    loads: list[str]
+    loads: list[str]  # every load built by this run: new ones and rebuilt ones
+    rebuilt: list[str] = field(default_factory=list)  # of those, built before by another code version
     raw_rows: int = 0
     normalized_rows: int = 0
     quarantined_rows: int = 0
@@ -121,19 +146,28 @@ def origin(frame: pl.DataFrame) -> pl.Expr:
     return pl.lit("unknown")
 
 
-def unprocessed_loads(warehouse: Warehouse, spec: NormalizedTable) -> list[str]:
+def raw_loads(warehouse: Warehouse, spec: NormalizedTable) -> dict[str, int]:
+    """Rows per load of the raw table, oldest load first."""
     if not warehouse.table_exists(RAW, spec.raw_table):
         raise LookupError(f"raw.{spec.raw_table} does not exist yet: materialize the raw layer first")
-    seen = ""
-    if warehouse.table_exists(NORMALIZED, PROCESSED_LOADS):
-        seen = f" WHERE {LOAD_ID} NOT IN (SELECT load_id FROM {NORMALIZED}.{PROCESSED_LOADS} WHERE table_name = '{spec.name}')"
-    loads = warehouse.query(f'SELECT DISTINCT {LOAD_ID} FROM {RAW}."{spec.raw_table}"{seen} ORDER BY 1')
-    return [str(v) for v in loads.column(0).to_pylist()]
+    counts = warehouse.query(
+        f'SELECT {LOAD_ID}, count(*) FROM {RAW}."{spec.raw_table}" GROUP BY {LOAD_ID} ORDER BY 1'
+    )
+    return {str(load): int(n) for load, n in zip(*(c.to_pylist() for c in counts.columns), strict=True)}
 
 
-def all_loads(warehouse: Warehouse, spec: NormalizedTable) -> list[str]:
-    loads = warehouse.query(f'SELECT DISTINCT {LOAD_ID} FROM {RAW}."{spec.raw_table}" ORDER BY 1')
-    return [str(v) for v in loads.column(0).to_pylist()]
+def built_versions(warehouse: Warehouse, table: str) -> dict[str, str | None]:
+    """The code version that built each processed load (None: recorded before versions were)."""
+    if not warehouse.table_exists(NORMALIZED, PROCESSED_LOADS):
+        return {}
+    if CODE_VERSION not in {name for name, _ in warehouse.columns(NORMALIZED, PROCESSED_LOADS)}:
+        column = "CAST(NULL AS VARCHAR)"
+    else:
+        column = CODE_VERSION
+    rows = warehouse.query(
+        f"SELECT load_id, {column} FROM {NORMALIZED}.{PROCESSED_LOADS} WHERE table_name = ?", (table,)
+    )
+    return dict(zip(*(c.to_pylist() for c in rows.columns), strict=True))
 
 
 def has_legacy_keys(warehouse: Warehouse, spec: NormalizedTable) -> bool:
@@ -148,29 +182,46 @@ def has_legacy_keys(warehouse: Warehouse, spec: NormalizedTable) -> bool:
     return recorded != ROW_KEY_FORMAT
 
 
-def build(warehouse: Warehouse, spec: NormalizedTable, batch_rows: int = 250_000) -> BuildReport:
+def build(
+    warehouse: Warehouse, spec: NormalizedTable, batch_rows: int = 250_000, swap_rows: int = SWAP_ROWS
+) -> BuildReport:
+    """Build the raw loads no ledger entry says were built by this code version: new loads, and loads
+    built by another version (rebuilt whole: their rows are re-read from raw and judged again)."""
     # Old keys cannot be translated (colliding keys lost rows already, and normalized rows no longer
     # hold the raw values): rebuild the table from raw, which holds every row's latest version.
     legacy = has_legacy_keys(warehouse, spec)
-    report = BuildReport(loads=all_loads(warehouse, spec) if legacy else unprocessed_loads(warehouse, spec))
+    version = spec.code_version
+    counts = raw_loads(warehouse, spec)
+    built = {} if legacy else built_versions(warehouse, spec.name)
+    report = BuildReport(loads=[load for load in counts if built.get(load) != version])
+    report.rebuilt = [load for load in report.loads if load in built]
+    rebuilt = set(report.rebuilt)
     if not report.loads:
         with warehouse.transaction():
             _follow_raw(warehouse, spec, report)
         return report
     # Batches go to staging tables, each committed on its own (memory stays bounded: one transaction
     # holding every batch kept them all in memory, 5 GB at 10M rows). Then one transaction swaps them in
-    # with the ledger; a kill before it leaves only staging tables, which the next build drops.
+    # with the ledger; a kill before it leaves only staging tables, which the next build drops. Many
+    # loads (a rebuild of the whole table) are swapped in groups of about `swap_rows` raw rows: a kill
+    # between groups leaves whole loads at one version or the other, and the next build goes on.
     staging = f"_staging_{spec.name}"
-    for schema in (NORMALIZED, QUARANTINE):
-        warehouse.drop_table(schema, staging)
-    _write_loads(warehouse, spec, report, batch_rows, staging)
-    with warehouse.transaction():
-        if legacy:
-            _forget_table(warehouse, spec.name)
-        _swap_in(warehouse, spec.name, staging)
-        _record_key_format(warehouse, spec.name)
-        _record_processed(warehouse, spec.name, report.loads)
-        _follow_raw(warehouse, spec, report)
+    groups = list(_groups(report.loads, counts, swap_rows))
+    for number, group in enumerate(groups, start=1):
+        for schema in (NORMALIZED, QUARANTINE):
+            warehouse.drop_table(schema, staging)
+        _write_loads(warehouse, spec, report, group, batch_rows, staging)
+        with warehouse.transaction():
+            if legacy:
+                _forget_table(warehouse, spec.name)
+                legacy = False
+            _swap_in(warehouse, spec.name, staging, [load for load in group if load in rebuilt])
+            _record_key_format(warehouse, spec.name)
+            _record_processed(warehouse, spec.name, group, version)
+            if number == len(groups):
+                if report.rebuilt:
+                    _drop_obsolete_columns(warehouse, spec)
+                _follow_raw(warehouse, spec, report)
     return report
 
 
@@ -180,9 +231,32 @@ def _follow_raw(warehouse: Warehouse, spec: NormalizedTable, report: BuildReport
     report.dimension_rows_refreshed = refresh_dimensions(warehouse, spec.name, spec.dimensions)
 
 
-def _swap_in(warehouse: Warehouse, table: str, staging: str) -> None:
+def _drop_obsolete_columns(warehouse: Warehouse, spec: NormalizedTable) -> None:
+    """Once every load is at the current version, a column the old contract had and this one has not
+    goes, as a fresh build would not have it (raw columns in quarantine stay: they are the raw row's)."""
+    expected = {*spec.contract_columns, ROW_KEY, *LINEAGE}
+    for name, _ in warehouse.columns(NORMALIZED, spec.name):
+        if name not in expected:
+            warehouse.execute(f'ALTER TABLE "{NORMALIZED}"."{spec.name}" DROP COLUMN "{name}"')
+
+
+def _groups(loads: list[str], counts: Mapping[str, int], swap_rows: int) -> Iterator[list[str]]:
+    group: list[str] = []
+    rows = 0
+    for load in loads:
+        if group and rows + counts[load] > swap_rows:
+            yield group
+            group, rows = [], 0
+        group.append(load)
+        rows += counts[load]
+    if group:
+        yield group
+
+
+def _swap_in(warehouse: Warehouse, table: str, staging: str, rebuilt: Sequence[str] = ()) -> None:
     """Replace earlier versions of the staged rows (by `_row_key`, in either table: a row may move
-    between normalized and quarantine) and add the staged rows; a new table is the staging table renamed."""
+    between normalized and quarantine) and add the staged rows; a new table is the staging table renamed.
+    Rows of `rebuilt` loads go whatever their key (a changed key would otherwise leave them behind)."""
     staged_keys = " UNION ALL ".join(
         f'SELECT "{ROW_KEY}" FROM "{schema}"."{staging}"' for schema in (NORMALIZED, QUARANTINE)
     )
@@ -191,6 +265,8 @@ def _swap_in(warehouse: Warehouse, table: str, staging: str) -> None:
             warehouse.execute(f'ALTER TABLE "{schema}"."{staging}" RENAME TO "{table}"')
             continue
         warehouse.execute(f'DELETE FROM "{schema}"."{table}" WHERE "{ROW_KEY}" IN ({staged_keys})')
+        if rebuilt:
+            warehouse.execute(f'DELETE FROM "{schema}"."{table}" WHERE {LOAD_ID} IN ({_listed(rebuilt)})')
         staged = warehouse.columns(schema, staging)
         # A raw column that arrived in a later load (schema evolution) reaches quarantine as it arrived:
         # the table gains it (NULL in earlier rows) inside this transaction.
@@ -206,8 +282,17 @@ def _swap_in(warehouse: Warehouse, table: str, staging: str) -> None:
         warehouse.drop_table(schema, staging)
 
 
+def _listed(values: Sequence[str]) -> str:
+    return ", ".join("'" + value.replace("'", "''") + "'" for value in values)
+
+
 def _write_loads(
-    warehouse: Warehouse, spec: NormalizedTable, report: BuildReport, batch_rows: int, staging: str
+    warehouse: Warehouse,
+    spec: NormalizedTable,
+    report: BuildReport,
+    loads: Sequence[str],
+    batch_rows: int,
+    staging: str,
 ) -> None:
     lookups = {
         name: pl.from_arrow(
@@ -215,10 +300,9 @@ def _write_loads(
         )
         for name in spec.lookups
     }
-    load_list = ", ".join(f"'{load}'" for load in report.loads)
     # A raw table keeping history (scd2) holds old versions too: only current rows are normalized.
     batches = warehouse.query_batches(
-        f'SELECT * FROM {RAW}."{spec.raw_table}" WHERE {LOAD_ID} IN ({load_list}) '
+        f'SELECT * FROM {RAW}."{spec.raw_table}" WHERE {LOAD_ID} IN ({_listed(loads)}) '
         f"AND {current_rows(warehouse, spec.raw_table)}",
         batch_rows,
     )
@@ -255,10 +339,23 @@ def _record_key_format(warehouse: Warehouse, table: str) -> None:
     warehouse.write(NORMALIZED, ROW_KEY_FORMATS, [row], mode="append")
 
 
-def _record_processed(warehouse: Warehouse, table: str, loads: list[str]) -> None:
+def _record_processed(warehouse: Warehouse, table: str, loads: list[str], version: str) -> None:
+    if warehouse.table_exists(NORMALIZED, PROCESSED_LOADS):
+        # A ledger written before code versions were recorded gains the column (NULL: unknown version).
+        if CODE_VERSION not in {name for name, _ in warehouse.columns(NORMALIZED, PROCESSED_LOADS)}:
+            warehouse.execute(f"ALTER TABLE {NORMALIZED}.{PROCESSED_LOADS} ADD COLUMN {CODE_VERSION} VARCHAR")
+        warehouse.execute(
+            f"DELETE FROM {NORMALIZED}.{PROCESSED_LOADS} WHERE table_name = ? AND load_id IN ({_listed(loads)})",
+            (table,),
+        )
     now = datetime.now(UTC)
     rows = pa_arrow.table(
-        {"table_name": [table] * len(loads), "load_id": loads, "processed_at": [now] * len(loads)}
+        {
+            "table_name": [table] * len(loads),
+            "load_id": loads,
+            "processed_at": [now] * len(loads),
+            CODE_VERSION: [version] * len(loads),
+        }
     )
     warehouse.write(NORMALIZED, PROCESSED_LOADS, [rows], mode="append")
 

@@ -5,6 +5,7 @@ from collections.abc import Mapping, Sequence
 import dagster as dg
 
 from dataforge_assets.lib.asset_docs import PLATFORM_OWNER, lineage_of, schema_of
+from dataforge_assets.lib.code_version import sql_text, version_of
 from dataforge_assets.lib.metadata import table_metadata
 from dataforge_assets.lib.warehouse import Warehouse
 
@@ -28,6 +29,8 @@ def sql_stats_asset(
         group_name=STATS,
         kinds={"sql"},
         description=description,
+        # The SELECT is the whole computation; its version shows a changed query as a changed asset.
+        code_version=version_of([sql_text(select_sql)]),
         tags={"dataforge/layer": STATS},
         owners=[PLATFORM_OWNER],
         metadata={

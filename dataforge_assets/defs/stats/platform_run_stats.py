@@ -3,6 +3,7 @@
 import dagster as dg
 
 from dataforge_assets.lib.asset_docs import PLATFORM_OWNER, schema_of
+from dataforge_assets.lib.code_version import defining_module_text, version_of
 from dataforge_assets.lib.metadata import table_metadata
 from dataforge_assets.lib.operations.run_stats import run_stats_table
 from dataforge_assets.lib.stats_asset import STATS
@@ -19,6 +20,8 @@ NAME = "platform_run_stats"
         "One row per asset, read from Dagster's instance: run count, failures, records processed (total "
         "and last), step duration (total and last), last success, last failure and its reason."
     ),
+    # The aggregation is run_stats.py: a change there shows this asset as changed.
+    code_version=version_of([defining_module_text(run_stats_table)]),
     tags={"dataforge/layer": STATS},
     owners=[PLATFORM_OWNER],
     metadata={

@@ -119,6 +119,11 @@ class NormalizedTableComponent(dg.Component, dg.Model, dg.Resolvable):
             transform=typing_transform(self.columns),
             description=self.description or "",
             raw_columns=tuple(c.raw_column for c in self.columns if c.raw_column is not None),
+            # The code version (normalize.py): what decides the rows, not what only describes them.
+            declaration={
+                "columns": [c.model_dump(mode="json", exclude={"description"}) for c in self.columns],
+                "unique": list(self.unique),
+            },
         )
 
     def build_defs(self, context: dg.ComponentLoadContext) -> dg.Definitions:
