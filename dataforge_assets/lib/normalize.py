@@ -13,20 +13,26 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-
-import polars as pl
-import pyarrow as pa_arrow
+from typing import TYPE_CHECKING, TypeAlias
 
 from dataforge_assets.lib.contracts import (
     CAST_FAILURES,
     REJECT_REASON,
     REJECT_RULE,
     Contract,
-    as_schema,
+    contract_columns,
     split_by_contract,
 )
+from dataforge_assets.lib.lazy import lazy_module
 from dataforge_assets.lib.prefetch import prefetched
 from dataforge_assets.lib.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    import polars as pl
+    import pyarrow as pa_arrow
+else:
+    pl = lazy_module("polars")
+    pa_arrow = lazy_module("pyarrow")
 
 NORMALIZED = "normalized"
 QUARANTINE = "quarantine"
@@ -59,7 +65,7 @@ def row_key(key: Sequence[str]) -> pl.Expr:
     return pl.concat_str(parts, separator="").alias(ROW_KEY)
 
 
-Transform = Callable[[pl.DataFrame, Mapping[str, pl.DataFrame]], pl.DataFrame]
+Transform: TypeAlias = "Callable[[pl.DataFrame, Mapping[str, pl.DataFrame]], pl.DataFrame]"
 
 
 @dataclass(frozen=True)
@@ -77,7 +83,7 @@ class NormalizedTable:
 
     @property
     def contract_columns(self) -> list[str]:
-        return list(as_schema(self.contract).columns)
+        return contract_columns(self.contract)
 
 
 @dataclass

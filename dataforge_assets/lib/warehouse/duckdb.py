@@ -1,4 +1,8 @@
-"""DuckDB warehouse: the embedded default, one file, built on dagster-duckdb's resource."""
+"""DuckDB warehouse: the embedded default, one file.
+
+It has dagster-duckdb's `DuckDBResource` fields (`database`, `connection_config`) but not its class: that
+module imports duckdb, and the definitions load without it (duckdb is imported when a step connects).
+"""
 
 from __future__ import annotations
 
@@ -6,23 +10,29 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
-import pyarrow as pa
 from dagster._utils.backoff import backoff
-from dagster_duckdb import DuckDBResource
 from pydantic import Field, PrivateAttr
 
+from dataforge_assets.lib.lazy import lazy_module
 from dataforge_assets.lib.warehouse.base import Warehouse, WriteMode
 from dataforge_assets.lib.warehouse.writer_lock import held_by_this_process, lock_path_for, writer_lock
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+else:
+    duckdb = lazy_module("duckdb")
+    pa = lazy_module("pyarrow")
 
 USER_AGENT = "dagster"
 
 
-class DuckDBWarehouse(DuckDBResource, Warehouse):
-    """DuckDBResource plus the table operations the layers share."""
+class DuckDBWarehouse(Warehouse):
+    """A DuckDB database file plus the table operations the layers share."""
 
+    database: str = Field(description="Path to the DuckDB database file.")
     # Bounded memory: DuckDB's default limit is 80% of RAM (the hand-written SQL baseline peaks at
     # 6.6 GB on 10M rows); over the limit DuckDB spills to <database>.tmp instead. With merges that
     # need no deduplication (sources/files.py) 256 MB costs little time and holds the pipeline's peak
