@@ -88,15 +88,29 @@ def _step_start_seconds(instance: Any, run_id: str, launched_at: float) -> dict[
     firsts: dict[str, float] = {}
     for record in instance.all_logs(run_id):
         event = record.dagster_event
-        if event is not None and event.event_type_value not in firsts:
-            firsts[event.event_type_value] = record.timestamp
-    dequeued = firsts.get(DagsterEventType.RUN_DEQUEUED.value)  # none without the run queue
+        if event is None:
+            continue
+        name = event.event_type_value
+        if name == DagsterEventType.ENGINE_EVENT.value and (event.message or "").startswith(
+            "Started process"
+        ):
+            name = "WORKER_STARTED"  # the run worker process is up: Dagster imported, the instance open
+        firsts.setdefault(name, record.timestamp)
     return {
-        "dequeued": (dequeued - launched_at) if dequeued else 0.0,
+        "enqueued": firsts[DagsterEventType.RUN_ENQUEUED.value] - launched_at,
+        "dequeued": firsts[DagsterEventType.RUN_STARTING.value] - launched_at,
+        "worker_started": firsts.get("WORKER_STARTED", float("nan")) - launched_at,
         "run_start": firsts[DagsterEventType.RUN_START.value] - launched_at,
         "step_start": firsts[DagsterEventType.STEP_START.value] - launched_at,
         "run_end": firsts[DagsterEventType.RUN_SUCCESS.value] - launched_at,
     }
+
+
+def _import_dagster_seconds(env: dict[str, str]) -> float:
+    """The floor of any run worker: a fresh interpreter importing Dagster (timed beside each launch)."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "import dagster"], env=env, check=True, capture_output=True)
+    return time.perf_counter() - started
 
 
 def launch_latency(home: Path, repeat: int = 3) -> dict[str, Any]:
@@ -123,12 +137,14 @@ def launch_latency(home: Path, repeat: int = 3) -> dict[str, Any]:
         client = DagsterGraphQLClient("127.0.0.1", port_number=port)
         _wait_ready(client, webserver, daemon, home)
         for _ in range(repeat):
+            bare = _import_dagster_seconds(env)
             launched_at = time.time()
             run_id = client.submit_job_execution("__ASSET_JOB", asset_selection=[ASSET])
-            runs.append(_step_start_seconds(instance, run_id, launched_at))
+            runs.append({**_step_start_seconds(instance, run_id, launched_at), "import_dagster": bare})
     median = statistics.median(r["step_start"] for r in runs)
     return {
         "seconds": median,
+        "import_dagster_seconds": statistics.median(r["import_dagster"] for r in runs),
         "runs": runs,
         "command": "DagsterGraphQLClient.submit_job_execution('__ASSET_JOB', asset_selection=[stats/platform_run_stats])"
         " against dagster-webserver + dagster-daemon (dagster.yaml, workspace.yaml)",
