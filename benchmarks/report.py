@@ -155,6 +155,15 @@ def _ratios(ms: list[Measurement]) -> list[tuple[str, float, str, bool | None]]:
             out.append(
                 ("GraphQL launch -> first step of a one-step run (s)", m.seconds, "<= 3.0", m.seconds <= 3.0)
             )
+            if "import_dagster_seconds" in m.figures:  # the run worker's floor, at the same moments
+                out.append(
+                    (
+                        "GraphQL launch -> first step / `python -c 'import dagster'` (same moments)",
+                        m.seconds / m.figures["import_dagster_seconds"],
+                        "-",
+                        None,
+                    )
+                )
     if scales:
         rss = {
             s: max(get[(c, s)].rss_mb for c in ("pipeline", "incremental", "pipeline_process"))
