@@ -26,6 +26,8 @@ from dataforge_assets.lib.normalize import (
 from dataforge_assets.lib.privacy import MASK, PrivacySpec, policy_for
 from dataforge_assets.lib.warehouse import Warehouse
 
+# Annotations naming polars are strings: Dagster evaluates the asset functions' annotations (so no
+# `from __future__ import annotations` here), and polars is imported when a check first uses it.
 if TYPE_CHECKING:
     import polars as pl
     import polars.selectors as cs
