@@ -73,14 +73,19 @@ def measure_scale(
     return results
 
 
-def measure_fixed_cost(root: Path, rows: int, timeout: float) -> list[Measurement]:
-    """Definitions loading: the listing command's wall minus a bare `import dagster`'s (no data moves)."""
+def measure_fixed_cost(root: Path, rows: int, timeout: float, repeat: int = 3) -> list[Measurement]:
+    """Before any row moves: definitions loading (the listing command's wall minus a bare `import
+    dagster`'s) and a UI/GraphQL-launched one-step run's wait from launch to its first step."""
     data = data_set(rows, root)
-    figures = in_subprocess("definitions_load", timeout, home=root / "work_defs")
-    shutil.rmtree(root / "work_defs", ignore_errors=True)
-    result = Measurement("definitions_load", data.rows, 0, figures)
-    print(f"  {result.line()}", flush=True)
-    return [result]
+    results = []
+    for case in ("definitions_load", "launch_latency"):
+        work = root / f"work_{case}"
+        shutil.rmtree(work, ignore_errors=True)
+        figures = in_subprocess(case, timeout, home=work, repeat=repeat)
+        shutil.rmtree(work, ignore_errors=True)
+        results.append(Measurement(case, data.rows, 0, figures))
+        print(f"  {results[-1].line()}", flush=True)
+    return results
 
 
 def median_run(runs: list[dict]) -> dict:
@@ -135,7 +140,7 @@ def main(argv: list[str] | None = None) -> list[Measurement]:
     measurements = []
     for rows in sorted(args.rows):
         measurements += measure_scale(rows, args.data, args.timeout, args.profile, args.repeat)
-    measurements += measure_fixed_cost(args.data, min(args.rows), args.timeout)
+    measurements += measure_fixed_cost(args.data, min(args.rows), args.timeout, args.repeat)
     measurements += measure_per_row(min(args.rows), args.data, args.dlt_sample, args.pg_rows, args.timeout)
     command = "python -m benchmarks.run " + " ".join(argv if argv is not None else sys.argv[1:])
     text = render(measurements, command)

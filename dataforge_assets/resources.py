@@ -13,7 +13,7 @@ from dataforge_assets.lib.warehouse import DuckDBWarehouse, PostgresWarehouse, W
 
 def warehouse_for(env: Environment) -> Warehouse:
     if env.warehouse == "duckdb":
-        env.home.mkdir(parents=True, exist_ok=True)
+        # No folder is made here (definitions load without I/O): the writer lock makes it on first connect.
         return DuckDBWarehouse(database=str(env.duckdb_path), **warehouse_lock_settings())
     if not env.postgres_url_set:
         raise ValueError(

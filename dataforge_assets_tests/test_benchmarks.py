@@ -68,6 +68,7 @@ def test_benchmark_runs_every_case_on_a_tiny_data_set_and_writes_its_table(tmp_p
         "pipeline_process",  # the CLI command as a whole cold process
         "incremental_process",
         "definitions_load",
+        "launch_latency",  # a GraphQL-launched run's wait for its first step (webserver + daemon)
         "pg_plain_copy",
         "dlt_naive",
         "pg_executemany",
@@ -99,10 +100,12 @@ def test_benchmark_runs_every_case_on_a_tiny_data_set_and_writes_its_table(tmp_p
     # Whole processes take longer than the work inside them; listing the definitions was timed.
     assert native.figures["process_seconds"] > native.seconds
     assert measurements["definitions_load"].figures["list_runs"]
+    assert [run["step_start"] > 0 for run in measurements["launch_latency"].figures["runs"]] == [True]
     text = out.read_text()
     for ratio in (
         "pipeline whole process / single-pass DuckDB script process at 20,000",
         "definitions load (s)",
+        "GraphQL launch -> first step",
         "PostgreSQL warehouse raw load / plain COPY throughput",
     ):
         assert ratio in text

@@ -4,11 +4,10 @@ changed after the fact and a changed contract."""
 from __future__ import annotations
 
 import duckdb
-import pandera.polars as pa
-import polars as pl
 
-from dataforge_assets.defs.normalized.flights import FlightsContract
+from dataforge_assets.defs.normalized.flights import CONTRACT
 from dataforge_assets.lib.contract_ledger import contract_version
+from dataforge_assets.lib.tables.columns import DeclaredContract, column
 from dataforge_assets_tests.bad_input import check, meta
 from dataforge_assets_tests.conftest import Platform
 from dataforge_assets_tests.demo_data import land_flights, land_reference, month_sample
@@ -55,18 +54,17 @@ def test_rows_changed_after_their_check_are_checked_again(platform: Platform) ->
     assert (meta(evaluation)["rows_checked"], meta(evaluation)["rows_unchanged_since_checked"]) == (59, 10)
 
 
-class _Stricter(FlightsContract):
-    distance: pl.Int32 = pa.Field(ge=100)
-
-
-class _Renamed(FlightsContract):
-    """Same columns and checks, other docstring: the same contract."""
+def _with_distance(name: str, **checks: float) -> DeclaredContract:
+    columns = [column("distance", "int32", **checks) if c.name == "distance" else c for c in CONTRACT.columns]
+    return DeclaredContract(name, columns)
 
 
 def test_contract_version_follows_columns_and_check_arguments() -> None:
-    assert contract_version(FlightsContract) == contract_version(FlightsContract)
-    assert contract_version(_Stricter) != contract_version(FlightsContract)
-    assert contract_version(_Renamed) == contract_version(FlightsContract)
+    stricter = _with_distance(CONTRACT.name, ge=100)
+    renamed = _with_distance("SameRulesOtherName", ge=1)  # same columns and checks: the same contract
+    assert contract_version(CONTRACT) == contract_version(_with_distance(CONTRACT.name, ge=1))
+    assert contract_version(stricter) != contract_version(CONTRACT)
+    assert contract_version(renamed) == contract_version(CONTRACT)
 
 
 def test_a_contract_column_gone_from_the_table_fails_the_check_naming_it(platform: Platform) -> None:

@@ -5,7 +5,9 @@ from pathlib import Path
 import dagster as dg
 
 from dataforge_assets.lib.anomaly import load_sizes
-from dataforge_assets.lib.drift import detect
+from dataforge_assets.lib.drift import Schemas, detect
+from dataforge_assets.lib.metadata import table_metadata
+from dataforge_assets.lib.raw_checks import raw_table_checks
 from dataforge_assets.lib.warehouse import DuckDBWarehouse
 
 
@@ -17,20 +19,33 @@ def _warehouse(tmp_path: Path) -> DuckDBWarehouse:
     return warehouse
 
 
+def _schema(warehouse: DuckDBWarehouse) -> dg.TableSchema:
+    """The column schema a raw materialization reports (metadata.py)."""
+    return table_metadata(warehouse, "raw", "t")["dagster/column_schema"]
+
+
+# The next load: delay arrives as text (dlt's variant column), gate is gone, terminal is new.
+SECOND_LOAD = [
+    "ALTER TABLE raw.t ADD COLUMN delay__v_text VARCHAR",
+    "ALTER TABLE raw.t ADD COLUMN terminal VARCHAR",
+    "INSERT INTO raw.t VALUES ('3', NULL, NULL, '200', 'late', 'T4')",
+]
+
+
 def test_first_load_has_nothing_to_compare(tmp_path: Path) -> None:
-    drift = detect(_warehouse(tmp_path), "t", declared=["id", "delay"])
+    warehouse = _warehouse(tmp_path)
+    drift = detect(warehouse, "t", declared=["id", "delay"], schemas=Schemas(latest=_schema(warehouse)))
     assert drift.lines() == [] and drift.latest_load == "100"
 
 
 def test_changed_type_new_and_dropped_columns_are_named(tmp_path: Path) -> None:
     warehouse = _warehouse(tmp_path)
-    detect(warehouse, "t", declared=["id", "delay"])  # records the first load's columns
-    # The next load: delay arrives as text (dlt's variant column), gate is gone, terminal is new.
-    warehouse.execute("ALTER TABLE raw.t ADD COLUMN delay__v_text VARCHAR")
-    warehouse.execute("ALTER TABLE raw.t ADD COLUMN terminal VARCHAR")
-    warehouse.execute("INSERT INTO raw.t VALUES ('3', NULL, NULL, '200', 'late', 'T4')")
-    drift = detect(warehouse, "t", declared=["id", "delay", "carrier"])
-    assert drift.previous_load == "100" and drift.latest_load == "200"
+    first = _schema(warehouse)
+    for statement in SECOND_LOAD:
+        warehouse.execute(statement)
+    schemas = Schemas(latest=_schema(warehouse), previous=first)
+    drift = detect(warehouse, "t", declared=["id", "delay", "carrier"], schemas=schemas)
+    assert drift.latest_load == "200"
     assert drift.added == {"terminal": "VARCHAR"}
     assert drift.retyped == {"delay": ("BIGINT", "text")}
     assert drift.dropped == {"delay": "BIGINT", "gate": "VARCHAR"}
@@ -38,16 +53,59 @@ def test_changed_type_new_and_dropped_columns_are_named(tmp_path: Path) -> None:
     assert drift.breaking
     assert "column 'gate' (VARCHAR) dropped: no values in load 200" in drift.lines()
     assert "column 'delay' changed type: BIGINT -> text" in drift.lines()
-    # Re-running the check without a new load still reports the latest load's drift.
-    assert detect(warehouse, "t", declared=[]).added == {"terminal": "VARCHAR"}
 
 
 def test_type_change_in_place_is_named_with_old_and_new_type(tmp_path: Path) -> None:
     warehouse = _warehouse(tmp_path)
-    detect(warehouse, "t", declared=[])
+    first = _schema(warehouse)
     warehouse.execute("ALTER TABLE raw.t ALTER COLUMN delay TYPE VARCHAR")
     warehouse.execute("INSERT INTO raw.t VALUES ('3', '9', 'C3', '300')")
-    assert detect(warehouse, "t", declared=[]).retyped == {"delay": ("BIGINT", "VARCHAR")}
+    drift = detect(warehouse, "t", declared=[], schemas=Schemas(latest=_schema(warehouse), previous=first))
+    assert drift.retyped == {"delay": ("BIGINT", "VARCHAR")}
+
+
+class Statements(dg.Config):
+    sql: list[str] = []
+
+
+def test_the_check_compares_the_schemas_of_the_last_two_materializations(tmp_path: Path) -> None:
+    """The real check, in runs: the comparison reads the instance's materializations, and re-running it
+    without a new materialization reports the same drift."""
+    warehouse = _warehouse(tmp_path)
+    key = dg.AssetKey(["raw", "t"])
+
+    @dg.asset(key=key)
+    def _raw(config: Statements, warehouse: DuckDBWarehouse) -> dg.MaterializeResult:
+        for statement in config.sql:
+            warehouse.execute(statement)
+        return dg.MaterializeResult(metadata=table_metadata(warehouse, "raw", "t"))
+
+    drift_check, _ = raw_table_checks("t", ["id", "delay"])
+    resources = {"warehouse": warehouse}
+
+    def run(sql: list[str], selection: dg.AssetSelection | None = None) -> dg.AssetCheckEvaluation:
+        config = {"ops": {key.to_python_identifier(): {"config": {"sql": sql}}}} if sql else None
+        result = dg.materialize(
+            [_raw, drift_check],
+            instance=instance,
+            resources=resources,
+            run_config=config,
+            selection=selection,
+        )
+        (evaluation,) = result.get_asset_check_evaluations()
+        return evaluation
+
+    with dg.instance_for_test() as instance:
+        assert run([]).passed  # one materialization: nothing to compare
+        changed = run(SECOND_LOAD)
+        assert not changed.passed and changed.severity == dg.AssetCheckSeverity.ERROR
+        assert changed.description == (
+            "new column 'terminal' (VARCHAR); column 'delay' (BIGINT) dropped: no values in load 200; "
+            "column 'gate' (VARCHAR) dropped: no values in load 200; column 'delay' changed type: BIGINT -> text"
+        )
+        again = run([], selection=dg.AssetSelection.checks(drift_check))
+        assert again.description == changed.description
+        assert again.metadata["changed_types"].value == {"delay": {"old": "BIGINT", "new": "text"}}
 
 
 class Rows(dg.Config):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import requests
+import yaml
 
 from dataforge_assets.lib.environment import REPO_ROOT
 
@@ -45,10 +46,9 @@ def running_webserver(root: Path, extra_env: dict[str, str] | None = None) -> It
     """
     dagster_home, data_home = root / "dagster_home", root / "data"
     dagster_home.mkdir(parents=True, exist_ok=True)
-    (dagster_home / "dagster.yaml").write_text(
-        (REPO_ROOT / "dagster.yaml").read_text()
-        + "\nrun_coordinator:\n  module: dagster._core.run_coordinator\n  class: DefaultRunCoordinator\n"
-    )
+    config = yaml.safe_load((REPO_ROOT / "dagster.yaml").read_text())
+    config["run_coordinator"] = {"module": "dagster._core.run_coordinator", "class": "DefaultRunCoordinator"}
+    (dagster_home / "dagster.yaml").write_text(yaml.safe_dump(config))
     port = free_port()
     env = {
         **os.environ,

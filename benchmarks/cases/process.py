@@ -62,7 +62,7 @@ def _environment(home: Path) -> dict[str, str]:
     }
 
 
-def _timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+def _timed(command: list[str], env: dict[str, str], cwd: Path = REPO) -> tuple[float, float]:
     """Wall seconds and peak RSS (MB) of one child process.
 
     wait4 gives this child's own rusage; this process stays small (nothing heavy imported), because
@@ -70,7 +70,7 @@ def _timed(command: list[str], env: dict[str, str]) -> tuple[float, float]:
     """
     started = time.perf_counter()
     with open(os.devnull, "wb") as out, tempfile.TemporaryFile() as err:
-        child = subprocess.Popen(command, env=env, cwd=REPO, stdout=out, stderr=err)
+        child = subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=err)
         _, status, usage = os.wait4(child.pid, 0)
         seconds = time.perf_counter() - started
         child.returncode = os.waitstatus_to_exitcode(status)
@@ -97,20 +97,51 @@ def materialize(home: Path, files: list[Path]) -> dict[str, Any]:
     }
 
 
+# The definitions alone: what every process that loads them (code server, run worker, sensor) pays.
+BUILD = "from dataforge_assets.definitions import load_definitions; load_definitions().get_repository_def()"
+# The listing command's own floor: the same command on a dg project of one asset.
+ONE_ASSET_PROJECT = {
+    "pyproject.toml": '[project]\nname = "one_asset"\nversion = "0"\n\n[tool.dg]\ndirectory_type = "project"\n\n'
+    '[tool.dg.project]\nroot_module = "one_asset"\ncode_location_name = "one_asset"\n',
+    "one_asset/__init__.py": "",
+    "one_asset/defs/__init__.py": "",
+    "one_asset/definitions.py": "import dagster as dg\n\n\n@dg.asset\ndef one() -> None:\n    pass\n\n\n"
+    "defs = dg.Definitions(assets=[one])\n",
+}
+
+
+def _one_asset_project(root: Path) -> Path:
+    for name, text in ONE_ASSET_PROJECT.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
 def definitions_load(home: Path, repeat: int = 3) -> dict[str, Any]:
-    """Median wall of listing the definitions minus median wall of `python -c "import dagster"`."""
+    """Median wall of listing the definitions minus median wall of `python -c "import dagster"`; beside
+    it the same for importing and building the definitions in a bare interpreter (no CLI start-up)."""
     env = _environment(home)
     bare = [sys.executable, "-c", "import dagster"]
+    build = [sys.executable, "-c", BUILD]
     listing = list_command()
-    bare_runs, list_runs = [], []
-    for _ in range(repeat):  # interleaved, so a change in the machine's load hits both
+    floor = _one_asset_project(home / "one_asset_project")
+    bare_runs, list_runs, build_runs, floor_runs = [], [], [], []
+    for _ in range(repeat):  # interleaved, so a change in the machine's load hits all of them
         bare_runs.append(_timed(bare, env)[0])
         list_runs.append(_timed(listing, env)[0])
-    fixed = statistics.median(list_runs) - statistics.median(bare_runs)
+        build_runs.append(_timed(build, env)[0])
+        if _dg():
+            floor_runs.append(_timed(listing, env, cwd=floor)[0])
+    bare_median = statistics.median(bare_runs)
+    fixed = statistics.median(list_runs) - bare_median
     return {
         "seconds": fixed,
+        "definitions_only_seconds": statistics.median(build_runs) - bare_median,
+        **({"one_asset_list_seconds": statistics.median(floor_runs) - bare_median} if floor_runs else {}),
+        "one_asset_list_runs": floor_runs,
         "import_dagster_runs": bare_runs,
         "list_runs": list_runs,
+        "build_runs": build_runs,
         "command": " ".join([Path(listing[0]).name, *listing[1:]]),
         "sample_rows": 0,
     }

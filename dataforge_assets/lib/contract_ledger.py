@@ -12,11 +12,16 @@ import hashlib
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
-
-import pyarrow as pa_arrow
+from typing import TYPE_CHECKING
 
 from dataforge_assets.lib.contracts import Contract, as_schema
+from dataforge_assets.lib.lazy import lazy_module
 from dataforge_assets.lib.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    import pyarrow as pa_arrow
+else:
+    pa_arrow = lazy_module("pyarrow")
 
 LEDGER_SCHEMA = "normalized"
 LEDGER = "_contract_checks"

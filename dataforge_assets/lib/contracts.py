@@ -8,25 +8,46 @@ raise ContractViolation naming the column, the expected and the found type.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeAlias
 
-import pandera.polars as pa
-import polars as pl
+from dataforge_assets.lib.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import pandera.polars as pa
+    import polars as pl
+
+    from dataforge_assets.lib.tables.columns import DeclaredContract
+else:
+    pa = lazy_module("pandera.polars")
+    pl = lazy_module("polars")
+
 
 CAST_FAILURES = "_cast_failures"
 # ISO 8601 as text sources write it (a space or a T; with an offset, or UTC when none).
 TIMESTAMP_FORMATS = ("%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M%z", "%Y-%m-%dT%H:%M")
 REJECT_RULE = "_quarantine_rule"
 REJECT_REASON = "_quarantine_reason"
-# A Python table's contract is a DataFrameModel class; a YAML table's is a DataFrameSchema built from it.
-Contract = type[pa.DataFrameModel] | pa.DataFrameSchema
+# A contract: a DataFrameModel class, a DataFrameSchema, or a declared contract (tables/columns.py: known
+# by its columns when the definitions load, built into a DataFrameSchema when rows are validated).
+Contract: TypeAlias = "type[pa.DataFrameModel] | pa.DataFrameSchema | DeclaredContract"
 
 
 def as_schema(contract: Contract) -> pa.DataFrameSchema:
+    declared = getattr(contract, "pandera_schema", None)
+    if declared is not None:
+        return declared
     return contract if isinstance(contract, pa.DataFrameSchema) else contract.to_schema()
 
 
 def contract_name(contract: Contract) -> str:
-    return (contract.name or "contract") if isinstance(contract, pa.DataFrameSchema) else contract.__name__
+    if isinstance(contract, type):  # a DataFrameModel class
+        return contract.__name__
+    return contract.name or "contract"
+
+
+def contract_columns(contract: Contract) -> list[str]:
+    declared = getattr(contract, "column_names", None)
+    return list(declared) if declared is not None else list(as_schema(contract).columns)
 
 
 class ContractViolation(Exception):
@@ -154,7 +175,7 @@ def split_by_contract(table: str, typed: pl.DataFrame, contract: Contract) -> Sp
 
 def _failure_cases(frame: pl.DataFrame, contract: Contract) -> pl.DataFrame:
     try:
-        contract.validate(frame, lazy=True)
+        as_schema(contract).validate(frame, lazy=True)
     except pa.errors.SchemaErrors as errors:
         return pl.DataFrame(errors.failure_cases).with_columns(pl.col("failure_case").cast(pl.String))
     return pl.DataFrame(

@@ -12,12 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import polars as pl
-import pyarrow as pa
-
+from dataforge_assets.lib.lazy import lazy_module
 from dataforge_assets.lib.raw_history import current_rows
 from dataforge_assets.lib.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    import polars as pl
+    import pyarrow as pa
+else:
+    pl = lazy_module("polars")
+    pa = lazy_module("pyarrow")
 
 NORMALIZED, RAW = "normalized", "raw"
 FINGERPRINTS = "_dimension_fingerprints"

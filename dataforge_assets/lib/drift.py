@@ -1,26 +1,28 @@
-"""Schema drift of a raw table: new, dropped and retyped columns, against the previous load and the
-declared contract.
+"""Schema drift of a raw table: new, dropped and retyped columns against its previous materialization, and
+declared columns missing.
 
-Each check run records the table's columns for its latest load (in `quality.column_snapshots`), so
-the next load is compared with the one before it, and re-running the check still reports the drift
-of the latest load. dlt never drops a column and puts a value of a new type into a variant column
-(`<column>__v_<type>`), so a dropped column shows as one with no values in the latest load, and a
-type change as a variant column.
+The comparison is Dagster's: `TableSchemaDiff`, what `dg.build_column_schema_change_checks` runs, between
+the `dagster/column_schema` the table's two latest materializations reported. Dagster's own check is not
+used as it is: it would name a dlt variant column as a new column, and it has no declared columns. On top
+of the diff, what only dlt's way of loading explains: dlt never drops a column and puts a value of a new
+type into a variant column (`<column>__v_<type>`), so a variant column is reported as a type change of its
+column, and a dropped column as one with no values in the latest load (read from the warehouse).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
-import pyarrow as pa
+import dagster as dg
+from dagster._core.definitions.asset_checks.asset_check_factories.schema_change_checks import (
+    TableSchemaDiff,
+)
+from dagster._core.definitions.metadata import TableMetadataSet
 
 from dataforge_assets.lib.warehouse import Warehouse
 
 RAW = "raw"
-QUALITY = "quality"
-SNAPSHOTS = "column_snapshots"
 LOAD_ID = "_dlt_load_id"
 VARIANT = "__v_"
 SOURCE_FILE = "_source_file"  # files sources only
@@ -29,7 +31,7 @@ SOURCE_FILE = "_source_file"  # files sources only
 @dataclass
 class Drift:
     latest_load: str | None = None
-    previous_load: str | None = None
+    previous_run: str | None = None  # the run of the materialization compared with
     added: dict[str, str] = field(default_factory=dict)  # column -> type
     dropped: dict[str, str] = field(default_factory=dict)  # column -> type it had
     retyped: dict[str, tuple[str, str]] = field(default_factory=dict)  # column -> (old, new)
@@ -51,29 +53,58 @@ class Drift:
         return out
 
 
-def data_columns(warehouse: Warehouse, table: str) -> dict[str, str]:
-    return {n: t for n, t in warehouse.columns(RAW, table) if not n.startswith("_dlt")}
+@dataclass(frozen=True)
+class Schemas:
+    """The column schemas of a table's latest and previous materializations (None where there is none)."""
+
+    latest: dg.TableSchema | None = None
+    previous: dg.TableSchema | None = None
+    previous_run: str | None = None
 
 
-def detect(warehouse: Warehouse, table: str, declared: Sequence[str]) -> Drift:
-    columns = data_columns(warehouse, table)
+def materialized_schemas(instance: dg.DagsterInstance, key: dg.AssetKey) -> Schemas:
+    """As `build_column_schema_change_checks` reads them: the two latest materializations' metadata."""
+    records = instance.fetch_materializations(limit=2, records_filter=key).records
+    found = [
+        TableMetadataSet.extract(record.asset_materialization.metadata).column_schema
+        for record in records
+        if record.asset_materialization is not None
+    ]
+    return Schemas(
+        latest=found[0] if found else None,
+        previous=found[1] if len(found) > 1 else None,
+        previous_run=records[1].run_id if len(records) > 1 else None,
+    )
+
+
+def data_columns(schema: dg.TableSchema | None) -> dict[str, str]:
+    return {c.name: c.type for c in (schema.columns if schema else []) if not c.name.startswith("_dlt")}
+
+
+def detect(warehouse: Warehouse, table: str, declared: Sequence[str], schemas: Schemas) -> Drift:
+    columns = data_columns(schemas.latest)
     drift = Drift(undeclared_missing=[c for c in declared if c not in columns])
     if not columns:
         return drift
     drift.latest_load = warehouse.scalar(f'SELECT max({LOAD_ID}) FROM {RAW}."{table}"')
-    previous = _previous_snapshot(warehouse, table, drift.latest_load)
-    if previous is not None:
-        drift.previous_load, before = previous
-        drift.added = {c: t for c, t in columns.items() if c not in before and VARIANT not in c}
-        drift.retyped = {c: (before[c], t) for c, t in columns.items() if c in before and before[c] != t}
-    for column in columns:
-        base, sep, new_type = column.partition(VARIANT)
-        if sep and base in columns and (previous is None or column not in previous[1]):
+    variants = [c for c in columns if VARIANT in c]
+    if schemas.previous is not None:
+        drift.previous_run = schemas.previous_run
+        before = dg.TableSchema(
+            columns=[dg.TableColumn(name, dtype) for name, dtype in data_columns(schemas.previous).items()]
+        )
+        after = dg.TableSchema(columns=[dg.TableColumn(name, dtype) for name, dtype in columns.items()])
+        diff = TableSchemaDiff.from_table_schemas(before, after)
+        drift.added = {c.name: c.type for c in diff.added_columns if VARIANT not in c.name}
+        drift.retyped = {c: (t.old_type, t.new_type) for c, t in diff.column_type_changes.items()}
+        variants = [c.name for c in diff.added_columns if VARIANT in c.name]
+    for column in variants:  # a value of a new type: dlt's variant column beside the column
+        base, _, new_type = column.partition(VARIANT)
+        if base in columns:
             drift.retyped[base] = (columns[base], new_type)
     drift.dropped = _emptied(warehouse, table, columns, drift.latest_load)
     if SOURCE_FILE in columns:
         drift.files = {c: _files_with(warehouse, table, c) for c in drift.added}
-    _record(warehouse, table, drift.latest_load, columns)
     return drift
 
 
@@ -86,22 +117,6 @@ def _files_with(warehouse: Warehouse, table: str, column: str) -> list[str]:
         f'SELECT DISTINCT {SOURCE_FILE} FROM {RAW}."{table}" WHERE "{column}" IS NOT NULL ORDER BY 1 LIMIT 5'
     )
     return [str(v) for v in rows.column(0).to_pylist()]
-
-
-def _previous_snapshot(
-    warehouse: Warehouse, table: str, latest: str | None
-) -> tuple[str, dict[str, str]] | None:
-    if not warehouse.table_exists(QUALITY, SNAPSHOTS):
-        return None
-    load = warehouse.scalar(
-        f"SELECT max(load_id) FROM {QUALITY}.{SNAPSHOTS} WHERE table_name = '{table}' AND load_id <> '{latest}'"
-    )
-    if load is None:
-        return None
-    rows = warehouse.query(
-        f"SELECT column_name, data_type FROM {QUALITY}.{SNAPSHOTS} WHERE table_name = '{table}' AND load_id = '{load}'"
-    ).to_pylist()
-    return str(load), {r["column_name"]: r["data_type"] for r in rows}
 
 
 def _emptied(warehouse: Warehouse, table: str, columns: dict[str, str], latest: str | None) -> dict[str, str]:
@@ -124,24 +139,3 @@ def _emptied(warehouse: Warehouse, table: str, columns: dict[str, str], latest: 
         return {}
     now, earlier = counts[1 : 1 + len(names)], counts[1 + len(names) :]
     return {c: columns[c] for c, n, e in zip(names, now, earlier, strict=True) if n == 0 and e > 0}
-
-
-def _record(warehouse: Warehouse, table: str, load: str | None, columns: dict[str, str]) -> None:
-    if load is None:
-        return
-    now = datetime.now(UTC)
-    rows = pa.table(
-        {
-            "table_name": [table] * len(columns),
-            "load_id": [load] * len(columns),
-            "column_name": list(columns),
-            "data_type": list(columns.values()),
-            "recorded_at": [now] * len(columns),
-        }
-    )
-    with warehouse.transaction():  # a kill between delete and insert must not lose the snapshot
-        if warehouse.table_exists(QUALITY, SNAPSHOTS):
-            warehouse.execute(
-                f"DELETE FROM {QUALITY}.{SNAPSHOTS} WHERE table_name = '{table}' AND load_id = '{load}'"
-            )
-        warehouse.write(QUALITY, SNAPSHOTS, [rows], mode="append")

@@ -17,10 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any
-
-import polars as pl
-import pyarrow as pa_arrow
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from dataforge_assets.lib.code_version import declaration_text, defining_module_text, version_of
 from dataforge_assets.lib.contracts import (
@@ -28,13 +25,21 @@ from dataforge_assets.lib.contracts import (
     REJECT_REASON,
     REJECT_RULE,
     Contract,
-    as_schema,
+    contract_columns,
     split_by_contract,
 )
 from dataforge_assets.lib.dimensions import DimensionJoin, refresh_dimensions
+from dataforge_assets.lib.lazy import lazy_module
 from dataforge_assets.lib.prefetch import prefetched
 from dataforge_assets.lib.raw_history import current_rows, sweep_deleted
 from dataforge_assets.lib.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    import polars as pl
+    import pyarrow as pa_arrow
+else:
+    pl = lazy_module("polars")
+    pa_arrow = lazy_module("pyarrow")
 
 NORMALIZED = "normalized"
 QUARANTINE = "quarantine"
@@ -71,7 +76,7 @@ def row_key(key: Sequence[str]) -> pl.Expr:
     return pl.concat_str(parts, separator="").alias(ROW_KEY)
 
 
-Transform = Callable[[pl.DataFrame, Mapping[str, pl.DataFrame]], pl.DataFrame]
+Transform: TypeAlias = "Callable[[pl.DataFrame, Mapping[str, pl.DataFrame]], pl.DataFrame]"
 
 
 @dataclass(frozen=True)
@@ -91,7 +96,7 @@ class NormalizedTable:
 
     @property
     def contract_columns(self) -> list[str]:
-        return list(as_schema(self.contract).columns)
+        return contract_columns(self.contract)
 
     @cached_property
     def code_version(self) -> str:

@@ -2,15 +2,14 @@
 the reconciliation check (every processed raw row is in the normalized table or in quarantine)."""
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import dagster as dg
-import polars as pl
-import polars.selectors as cs
 
 from dataforge_assets.lib.asset_docs import PLATFORM_OWNER, Lineage, column_lineage, contract_schema
 from dataforge_assets.lib.contract_ledger import contract_version, record_checked, vouched_loads
 from dataforge_assets.lib.contracts import ContractViolation, contract_name, split_by_contract
+from dataforge_assets.lib.lazy import lazy_module
 from dataforge_assets.lib.metadata import table_metadata
 from dataforge_assets.lib.normalize import (
     LINEAGE,
@@ -27,6 +26,15 @@ from dataforge_assets.lib.normalize import (
 from dataforge_assets.lib.privacy import MASK, PrivacySpec, policy_for
 from dataforge_assets.lib.raw_history import current_rows
 from dataforge_assets.lib.warehouse import Warehouse
+
+# Annotations naming polars are strings: Dagster evaluates the asset functions' annotations (so no
+# `from __future__ import annotations` here), and polars is imported when a check first uses it.
+if TYPE_CHECKING:
+    import polars as pl
+    import polars.selectors as cs
+else:
+    pl = lazy_module("polars")
+    cs = lazy_module("polars.selectors")
 
 SAMPLE_FAILURES = 20
 
@@ -190,7 +198,7 @@ def check_contract(warehouse: Warehouse, spec: NormalizedTable) -> dg.AssetCheck
 
 def _rows_of_loads(
     warehouse: Warehouse, spec: NormalizedTable, loads: list[str | None]
-) -> Iterator[pl.DataFrame]:
+) -> "Iterator[pl.DataFrame]":
     """The contract's columns and the lineage that names a failing row's origin, of these loads."""
     if not loads:
         return
@@ -208,7 +216,7 @@ def _quoted(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def _locate(cases: pl.DataFrame, frame: pl.DataFrame, offset: int) -> pl.DataFrame:
+def _locate(cases: "pl.DataFrame", frame: "pl.DataFrame", offset: int) -> "pl.DataFrame":
     """Failure cases with the row they are in: its table position and where it came from."""
     rows = frame.with_row_index("index").select(pl.col("index").cast(pl.Int64), origin(frame).alias("origin"))
     return (
@@ -219,7 +227,7 @@ def _locate(cases: pl.DataFrame, frame: pl.DataFrame, offset: int) -> pl.DataFra
     )
 
 
-def _failure_sample(samples: list[pl.DataFrame], privacy: PrivacySpec) -> Any:
+def _failure_sample(samples: "list[pl.DataFrame]", privacy: PrivacySpec) -> Any:
     """The first failing values, as the raw table's privacy settings allow (lib/privacy.py)."""
     if not samples:
         return ""
@@ -293,7 +301,7 @@ def _rows_per_load(warehouse: Warehouse, schema: str, table: str, where: str = "
     return {load: int(n) for load, n in zip(*(c.to_pylist() for c in counts.columns), strict=True)}
 
 
-def _markdown(cases: pl.DataFrame) -> str:
+def _markdown(cases: "pl.DataFrame") -> str:
     cols = [
         c
         for c in ("row", "origin", "index", "column", "check", "value", "failure_case")

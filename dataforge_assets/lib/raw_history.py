@@ -13,10 +13,15 @@ so more downstream rows than current raw rows means some were deleted), then a k
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import polars as pl
-
+from dataforge_assets.lib.lazy import lazy_module
 from dataforge_assets.lib.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    import polars as pl
+else:
+    pl = lazy_module("polars")
 
 NORMALIZED, QUARANTINE, RAW = "normalized", "quarantine", "raw"
 VALID_FROM, VALID_TO = "_dlt_valid_from", "_dlt_valid_to"  # dlt's scd2 validity columns

@@ -1,33 +1,37 @@
 """normalized.flights: typed flights with a scheduled-departure timestamp and the carrier's name."""
 
+from __future__ import annotations
+
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pandera.polars as pa
-import polars as pl
 
 from dataforge_assets.lib.contracts import safe_cast
 from dataforge_assets.lib.dimensions import DimensionJoin
 from dataforge_assets.lib.normalize import NormalizedTable
 from dataforge_assets.lib.normalized_asset import normalized_table_asset
+from dataforge_assets.lib.tables.columns import DeclaredContract, column
+
+if TYPE_CHECKING:
+    import polars as pl
 
 AIRPORT_CODE = r"^[A-Z0-9]{3,4}$"
-
-CASTS: dict[str, pl.DataType] = {
-    "year": pl.Int32(),
-    "month": pl.Int32(),
-    "day": pl.Int32(),
-    "dep_time": pl.Int32(),
-    "sched_dep_time": pl.Int32(),
-    "dep_delay": pl.Int32(),
-    "arr_time": pl.Int32(),
-    "sched_arr_time": pl.Int32(),
-    "arr_delay": pl.Int32(),
-    "flight": pl.Int32(),
-    "air_time": pl.Int32(),
-    "distance": pl.Int32(),
-}
-
+# The raw text columns typed as Int32 (polars, in `transform`).
+INT32_COLUMNS = (
+    "year",
+    "month",
+    "day",
+    "dep_time",
+    "sched_dep_time",
+    "dep_delay",
+    "arr_time",
+    "sched_arr_time",
+    "arr_delay",
+    "flight",
+    "air_time",
+    "distance",
+)
 
 # The carrier's name is copied from airlines when a flight is built, and rewritten in every flight when
 # an airline is renamed (lib/dimensions.py).
@@ -35,31 +39,30 @@ CARRIER_NAME = DimensionJoin(
     lookup="airlines", key="carrier", lookup_key="carrier", columns=(("carrier_name", "name"),)
 )
 
-
-class FlightsContract(pa.DataFrameModel):
-    """What every row of normalized.flights guarantees."""
-
-    flight_date: pl.Date
-    carrier: str = pa.Field(str_matches=r"^[A-Z0-9]{2}$")
-    carrier_name: str = pa.Field(nullable=True)
-    flight: pl.Int32 = pa.Field(ge=1)
-    tailnum: str = pa.Field(nullable=True)
-    origin: str = pa.Field(str_matches=AIRPORT_CODE)
-    dest: str = pa.Field(str_matches=AIRPORT_CODE)
-    scheduled_departure: pl.Datetime
-    sched_dep_time: pl.Int32 = pa.Field(ge=0, le=2359)
-    dep_time: pl.Int32 = pa.Field(ge=0, le=2400, nullable=True)
-    sched_arr_time: pl.Int32 = pa.Field(ge=0, le=2359, nullable=True)
-    arr_time: pl.Int32 = pa.Field(ge=0, le=2400, nullable=True)
-    dep_delay: pl.Int32 = pa.Field(ge=-1440, le=2880, nullable=True)
-    arr_delay: pl.Int32 = pa.Field(ge=-1440, le=2880, nullable=True)
-    air_time: pl.Int32 = pa.Field(ge=1, nullable=True)
-    distance: pl.Int32 = pa.Field(ge=1)
-    cancelled: bool
-
-    class Config:
-        strict = True
-        coerce = False
+# What every row of normalized.flights guarantees: pandera's DataFrameSchema is built from this when
+# rows are validated; the UI shows it as the column schema (rules included) before the first run.
+CONTRACT = DeclaredContract(
+    "FlightsContract",
+    [
+        column("flight_date", "date"),
+        column("carrier", "string", regex=r"^[A-Z0-9]{2}$"),
+        column("carrier_name", "string", nullable=True),
+        column("flight", "int32", ge=1),
+        column("tailnum", "string", nullable=True),
+        column("origin", "string", regex=AIRPORT_CODE),
+        column("dest", "string", regex=AIRPORT_CODE),
+        column("scheduled_departure", "local_datetime"),
+        column("sched_dep_time", "int32", ge=0, le=2359),
+        column("dep_time", "int32", nullable=True, ge=0, le=2400),
+        column("sched_arr_time", "int32", nullable=True, ge=0, le=2359),
+        column("arr_time", "int32", nullable=True, ge=0, le=2400),
+        column("dep_delay", "int32", nullable=True, ge=-1440, le=2880),
+        column("arr_delay", "int32", nullable=True, ge=-1440, le=2880),
+        column("air_time", "int32", nullable=True, ge=1),
+        column("distance", "int32", ge=1),
+        column("cancelled", "bool"),
+    ],
+)
 
 
 def transform(raw: pl.DataFrame, lookups: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
@@ -67,7 +70,9 @@ def transform(raw: pl.DataFrame, lookups: Mapping[str, pl.DataFrame]) -> pl.Data
 
     A flight without a departure time never left: that is the data set's mark of a cancellation.
     """
-    typed = safe_cast(raw, CASTS)
+    import polars as pl  # at run time, not when the definitions load
+
+    typed = safe_cast(raw, {name: pl.Int32() for name in INT32_COLUMNS})
     flights = typed.with_columns(
         flight_date=pl.date(pl.col("year"), pl.col("month"), pl.col("day")),
         cancelled=pl.col("dep_time").is_null(),
@@ -82,9 +87,9 @@ FLIGHTS = NormalizedTable(
     name="flights",
     raw_table="flights",
     key=("year", "month", "day", "carrier", "flight", "origin", "sched_dep_time"),
-    contract=FlightsContract,
+    contract=CONTRACT,
     transform=transform,
-    raw_columns=(*CASTS, "carrier", "tailnum", "origin", "dest"),
+    raw_columns=(*INT32_COLUMNS, "carrier", "tailnum", "origin", "dest"),
     lookups=("airlines",),
     dimensions=(CARRIER_NAME,),
     description=(

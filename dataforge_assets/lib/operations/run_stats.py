@@ -4,31 +4,40 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pyarrow as pa
 
+from dataforge_assets.lib.lazy import lazy_module
 from dataforge_assets.lib.operations.run_history import AssetAttempt, asset_attempts
 
 # The newest runs read each time: bounded, so the table's cost does not grow with the instance's age.
 MAX_RUNS = 1000
 
-SCHEMA = pa.schema(
-    [
-        ("asset_key", pa.string()),
-        ("run_count", pa.int64()),
-        ("failure_count", pa.int64()),
-        ("records_processed", pa.int64()),
-        ("last_records_processed", pa.int64()),
-        ("total_duration_seconds", pa.float64()),
-        ("last_duration_seconds", pa.float64()),
-        ("last_run_id", pa.string()),
-        ("last_success_at", pa.timestamp("us", tz="UTC")),
-        ("last_failure_at", pa.timestamp("us", tz="UTC")),
-        ("last_failure_reason", pa.string()),
-        ("last_failure_run_id", pa.string()),
-    ]
-)
+
+def _schema() -> pa.Schema:
+    return pa.schema(
+        [
+            ("asset_key", pa.string()),
+            ("run_count", pa.int64()),
+            ("failure_count", pa.int64()),
+            ("records_processed", pa.int64()),
+            ("last_records_processed", pa.int64()),
+            ("total_duration_seconds", pa.float64()),
+            ("last_duration_seconds", pa.float64()),
+            ("last_run_id", pa.string()),
+            ("last_success_at", pa.timestamp("us", tz="UTC")),
+            ("last_failure_at", pa.timestamp("us", tz="UTC")),
+            ("last_failure_reason", pa.string()),
+            ("last_failure_run_id", pa.string()),
+        ]
+    )
+
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+else:
+    pa = lazy_module("pyarrow")
 
 
 def run_stats_table(instance: dg.DagsterInstance, max_runs: int = MAX_RUNS) -> pa.Table:
@@ -39,7 +48,7 @@ def run_stats_table(instance: dg.DagsterInstance, max_runs: int = MAX_RUNS) -> p
         for attempt in asset_attempts(instance, record.dagster_run.run_id):
             per_asset[attempt.asset_key].append(attempt)
     rows = [_row(key, attempts) for key, attempts in sorted(per_asset.items())]
-    return pa.Table.from_pylist(rows, schema=SCHEMA)
+    return pa.Table.from_pylist(rows, schema=_schema())
 
 
 def _row(key: str, attempts: list[AssetAttempt]) -> dict:

@@ -12,8 +12,15 @@ from __future__ import annotations
 import csv as pycsv
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import polars as pl
+from dataforge_assets.lib.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import polars as pl
+else:
+    pl = lazy_module("polars")
+
 
 MAX_LISTED = 5
 _LINE = "line"

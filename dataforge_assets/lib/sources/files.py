@@ -19,14 +19,12 @@ import zlib
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import dagster as dg
-import polars as pl
-import pyarrow as pa
-import pyarrow.parquet as pq
 from pydantic import field_validator
 
+from dataforge_assets.lib.lazy import lazy_module
 from dataforge_assets.lib.sources.file_checks import (
     BadSourceFile,
     check_columns,
@@ -45,6 +43,15 @@ from dataforge_assets.lib.sources.landing import (
 from dataforge_assets.lib.sources.load_keys import LoadKeys, any_repeated, key_hashes
 from dataforge_assets.lib.sources.rejected_files import REJECTED_FILES, Rejection, rejection_rows
 from dataforge_assets.lib.sources.spec import TableSpec
+
+if TYPE_CHECKING:
+    import polars as pl
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+else:
+    pl = lazy_module("polars")
+    pa = lazy_module("pyarrow")
+    pq = lazy_module("pyarrow.parquet")
 
 log = logging.getLogger(__name__)
 

@@ -10,10 +10,17 @@ line in its file) is left out, so a row that only moved within a re-delivered fi
 from __future__ import annotations
 
 import hashlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
-import pyarrow as pa
+from dataforge_assets.lib.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import polars as pl
+    import pyarrow as pa
+else:
+    pl = lazy_module("polars")
+    pa = lazy_module("pyarrow")
+
 
 ROW_HASH = "_dlt_id"  # the column dlt's scd2 reads the row hash from
 IGNORED = ("_source_row", ROW_HASH, "_dlt_load_id")

@@ -12,20 +12,27 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import pyarrow as pa
+from dataforge_assets.lib.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+else:
+    pa = lazy_module("pyarrow")
 
 ColumnType = Literal["bigint", "double", "text", "bool", "timestamp", "date"]
 
-ARROW_TYPES: dict[str, pa.DataType] = {
-    "bigint": pa.int64(),
-    "double": pa.float64(),
-    "text": pa.string(),
-    "bool": pa.bool_(),
-    "timestamp": pa.timestamp("us", tz="UTC"),
-    "date": pa.date32(),
-}
+
+def arrow_type(declared: ColumnType) -> pa.DataType:
+    return {
+        "bigint": pa.int64(),
+        "double": pa.float64(),
+        "text": pa.string(),
+        "bool": pa.bool_(),
+        "timestamp": pa.timestamp("us", tz="UTC"),
+        "date": pa.date32(),
+    }[declared]
 
 
 def page_to_arrow(
@@ -52,8 +59,8 @@ def _column(name: str, values: list[Any], declared: ColumnType | None) -> pa.Arr
     if declared:
         try:
             if declared in ("timestamp", "date"):
-                return pa.array(values, type=pa.string()).cast(ARROW_TYPES[declared])
-            return pa.array(values, type=ARROW_TYPES[declared])
+                return pa.array(values, type=pa.string()).cast(arrow_type(declared))
+            return pa.array(values, type=arrow_type(declared))
         except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError) as error:
             raise ValueError(f"column `{name}` is declared {declared} but holds {error}") from None
     kinds = {_kind(v) for v in values if v is not None}

@@ -9,8 +9,14 @@ path. Memory: 8 bytes per row of the load.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import polars as pl
+from dataforge_assets.lib.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import polars as pl
+else:
+    pl = lazy_module("polars")
 
 
 def key_hashes(frame: pl.DataFrame, key: Sequence[str]) -> pl.Series:

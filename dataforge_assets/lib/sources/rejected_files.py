@@ -8,11 +8,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import pyarrow as pa
 
+from dataforge_assets.lib.lazy import lazy_module
 from dataforge_assets.lib.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+else:
+    pa = lazy_module("pyarrow")
 
 REJECTED_FILES = "_rejected_files"
 RAW = "raw"

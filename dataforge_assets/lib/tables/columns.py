@@ -3,28 +3,54 @@ typing transform and a pandera `DataFrameSchema` (the contract)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import dagster as dg
-import pandera.polars as pa
-import polars as pl
 from pydantic import ValidationError, field_validator, model_validator
 
+from dataforge_assets.lib.asset_docs import column_description
 from dataforge_assets.lib.contracts import safe_cast
+from dataforge_assets.lib.lazy import lazy_module
 from dataforge_assets.lib.sources.spec import sql_name
 from dataforge_assets.lib.tables.yaml_errors import refuse
 
-ColumnType = Literal["string", "int32", "int64", "float64", "bool", "date", "datetime"]
-POLARS_TYPES: dict[str, pl.DataType] = {
-    "string": pl.String(),
-    "int32": pl.Int32(),
-    "int64": pl.Int64(),
-    "float64": pl.Float64(),
-    "bool": pl.Boolean(),
-    "date": pl.Date(),
-    "datetime": pl.Datetime("us", "UTC"),  # instants are kept in UTC
+if TYPE_CHECKING:
+    import pandera.polars as pa
+    import polars as pl
+else:
+    pa = lazy_module("pandera.polars")
+    pl = lazy_module("polars")
+
+# `datetime` is an instant (kept in UTC); `local_datetime` a wall-clock time with no zone (a timetable's).
+ColumnType = Literal["string", "int32", "int64", "float64", "bool", "date", "datetime", "local_datetime"]
+# Each type's name as pandera reports it (`str(column.dtype)`), known without importing pandera.
+PANDERA_TYPE_NAMES = {
+    "string": "String",
+    "int32": "Int32",
+    "int64": "Int64",
+    "float64": "Float64",
+    "bool": "Boolean",
+    "date": "Date",
+    "datetime": "Datetime(time_unit='us', time_zone='UTC')",
+    "local_datetime": "Datetime(time_unit='us', time_zone=None)",
 }
+
+
+def polars_type(column_type: ColumnType) -> pl.DataType:
+    return {
+        "string": pl.String(),
+        "int32": pl.Int32(),
+        "int64": pl.Int64(),
+        "float64": pl.Float64(),
+        "bool": pl.Boolean(),
+        "date": pl.Date(),
+        "datetime": pl.Datetime("us", "UTC"),
+        "local_datetime": pl.Datetime("us"),
+    }[column_type]
+
+
 # The warehouse type a column gets, shown as the column schema before the first run.
 WAREHOUSE_TYPES = {
     "string": "VARCHAR",
@@ -34,6 +60,7 @@ WAREHOUSE_TYPES = {
     "bool": "BOOLEAN",
     "date": "DATE",
     "datetime": "TIMESTAMP WITH TIME ZONE",
+    "local_datetime": "TIMESTAMP",
 }
 
 
@@ -79,6 +106,28 @@ class ColumnChecks(dg.Model):
         if self.regex is not None:
             checks.append(pa.Check.str_matches(self.regex))
         return checks
+
+    def rules(self) -> list[str]:
+        """The rules as pandera names them (each check's `error`), in pandera_checks' order, without pandera."""
+        rules = [
+            f"{name}({_number(bound)!r})"
+            for bound, name in (
+                (self.gt, "greater_than"),
+                (self.ge, "greater_than_or_equal_to"),
+                (self.lt, "less_than"),
+                (self.le, "less_than_or_equal_to"),
+            )
+            if bound is not None
+        ]
+        if self.isin is not None:
+            rules.append(f"isin({self.isin!r})")
+        if self.notin is not None:
+            rules.append(f"notin({self.notin!r})")
+        if self.min_length is not None or self.max_length is not None:
+            rules.append(f"str_length({self.min_length!r}, {self.max_length!r})")
+        if self.regex is not None:
+            rules.append(f"str_matches({self.regex!r})")
+        return rules
 
     @field_validator("regex")
     @classmethod
@@ -136,7 +185,7 @@ class ColumnSpec(dg.Model):
 
     @property
     def dtype(self) -> pl.DataType:
-        return POLARS_TYPES[self.type]
+        return polars_type(self.type)
 
     def referenced_columns(self) -> list[str]:
         return pl.sql_expr(self.expression).meta.root_names() if self.expression else []
@@ -156,7 +205,7 @@ def resolve_columns(context: dg.ResolutionContext, value: list[dict[str, Any]]) 
 
 
 def contract_schema(
-    table: str, columns: Sequence[ColumnSpec], unique: Sequence[str] = ()
+    table: str, columns: Sequence[ColumnSpec], unique: Sequence[str] = (), name: str | None = None
 ) -> pa.DataFrameSchema:
     """The pandera contract: exactly these columns (strict), typed, with their rules; no coercion,
     since the transform already typed every value it could (and named the ones it could not)."""
@@ -174,7 +223,50 @@ def contract_schema(
         strict=True,
         coerce=False,
         unique=list(unique) or None,
-        name=f"{table}_contract",
+        name=name or f"{table}_contract",
+    )
+
+
+class DeclaredContract:
+    """A pandera contract declared as columns: the column schema the UI shows is known without pandera
+    (the definitions load without it), and the DataFrameSchema is built when rows are first validated."""
+
+    def __init__(self, name: str, columns: Sequence[ColumnSpec], unique: Sequence[str] = ()) -> None:
+        self.name = name
+        self.columns = tuple(columns)
+        self.unique = tuple(unique)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @functools.cached_property
+    def pandera_schema(self) -> pa.DataFrameSchema:
+        return contract_schema(self.name, self.columns, self.unique, name=self.name)
+
+    def table_schema(self) -> dg.TableSchema:
+        """What asset_docs.contract_schema reads from the built schema, read from the declaration."""
+        return dg.TableSchema(
+            columns=[
+                dg.TableColumn(
+                    c.name,
+                    PANDERA_TYPE_NAMES[c.type],
+                    description=column_description(c.description, c.checks.rules(), c.nullable),
+                    constraints=dg.TableColumnConstraints(
+                        nullable=c.nullable, unique=c.checks.unique, other=c.checks.rules()
+                    ),
+                )
+                for c in self.columns
+            ]
+        )
+
+
+def column(
+    name: str, type: ColumnType, nullable: bool = False, description: str | None = None, **checks: Any
+) -> ColumnSpec:
+    """A contract column declared in Python, e.g. `column("flight", "int32", ge=1)`."""
+    return ColumnSpec(
+        name=name, type=type, nullable=nullable, description=description, checks=ColumnChecks(**checks)
     )
 
 
@@ -184,11 +276,12 @@ def typing_transform(columns: Sequence[ColumnSpec]) -> Any:
     Source columns are cast first (a value that does not convert is named in the quarantine reason),
     then renamed, then expressions are evaluated in the order declared and cast to their type.
     """
-    casts = {c.raw_column: c.dtype for c in columns if c.raw_column is not None}
+    sources = [c for c in columns if c.raw_column is not None]
     renamed = [c for c in columns if c.raw_column is not None and c.raw_column != c.name]
     computed = [c for c in columns if c.expression is not None]
 
     def transform(raw: pl.DataFrame, lookups: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
+        casts = {c.raw_column: c.dtype for c in sources}
         missing = [c for c in casts if c not in raw.columns]
         if missing:
             raise MissingRawColumns(missing)

@@ -19,7 +19,7 @@ from dataforge_assets.lib.sources.spec import FreshnessSpec, sql_name
 from dataforge_assets.lib.tables.columns import (
     WAREHOUSE_TYPES,
     ColumnSpec,
-    contract_schema,
+    DeclaredContract,
     resolve_columns,
     typing_transform,
 )
@@ -115,7 +115,7 @@ class NormalizedTableComponent(dg.Component, dg.Model, dg.Resolvable):
             name=self.name,
             raw_table=self.raw_table,
             key=tuple(self.key),
-            contract=contract_schema(self.name, self.columns, self.unique),
+            contract=DeclaredContract(f"{self.name}_contract", self.columns, self.unique),
             transform=typing_transform(self.columns),
             description=self.description or "",
             raw_columns=tuple(c.raw_column for c in self.columns if c.raw_column is not None),

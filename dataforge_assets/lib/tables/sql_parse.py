@@ -3,11 +3,17 @@ run the SQL, so its parser is the judge): the statement serialized as JSON, then
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
+from dataforge_assets.lib.lazy import lazy_module
+
+if TYPE_CHECKING:
+    import duckdb
+else:
+    duckdb = lazy_module("duckdb")
 
 
 class SqlError(ValueError):
@@ -16,6 +22,13 @@ class SqlError(ValueError):
 
 def parse_select(sql: str) -> dict[str, Any]:
     """The SELECT's syntax tree; SqlError when it is no valid single SELECT."""
+    return json.loads(_serialized(sql))
+
+
+@functools.lru_cache(maxsize=256)
+def _serialized(sql: str) -> str:
+    """The statement as DuckDB serializes it: parsed once per process (the checks of the YAML, the
+    lineage and the deps each ask); SqlError when it is no valid single SELECT."""
     with duckdb.connect() as con:
         (serialized,) = con.execute("SELECT json_serialize_sql(?)", [sql]).fetchall()[0]
     tree = json.loads(serialized)
@@ -26,7 +39,7 @@ def parse_select(sql: str) -> dict[str, Any]:
         raise SqlError(f"is not valid SQL: {message}")
     if len(tree["statements"]) != 1:
         raise SqlError("must be one SELECT (the table is rebuilt from its result)")
-    return tree["statements"][0]["node"]
+    return json.dumps(tree["statements"][0]["node"])
 
 
 def tables_read(sql: str) -> list[tuple[str, str]]:

@@ -5,13 +5,18 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import dagster as dg
-import pyarrow as pa
 from pydantic import PrivateAttr
 
+from dataforge_assets.lib.lazy import lazy_module
 from dataforge_assets.lib.worker_process import Worker
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+else:
+    pa = lazy_module("pyarrow")
 
 WriteMode = Literal["replace", "append"]
 

@@ -1,4 +1,8 @@
-"""DuckDB warehouse: the embedded default, one file, built on dagster-duckdb's resource."""
+"""DuckDB warehouse: the embedded default, one file, built on dagster-duckdb's resource.
+
+dagster-duckdb's module imports duckdb (about 0.2 s): the definitions need duckdb anyway to check the
+SQL of YAML stats tables (lib/tables/sql_parse.py), so the official resource costs nothing extra there.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +10,28 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
-import pyarrow as pa
 from dagster._utils.backoff import backoff
 from dagster_duckdb import DuckDBResource
 from pydantic import Field, PrivateAttr
 
+from dataforge_assets.lib.lazy import lazy_module
 from dataforge_assets.lib.warehouse.base import Warehouse, WriteMode
 from dataforge_assets.lib.warehouse.writer_lock import held_by_this_process, lock_path_for, writer_lock
+
+if TYPE_CHECKING:
+    import duckdb
+    import pyarrow as pa
+else:
+    duckdb = lazy_module("duckdb")
+    pa = lazy_module("pyarrow")
 
 USER_AGENT = "dagster"
 
 
 class DuckDBWarehouse(DuckDBResource, Warehouse):
-    """DuckDBResource plus the table operations the layers share."""
+    """DuckDBResource (`database`, `connection_config`) plus the table operations the layers share."""
 
     # Bounded memory: DuckDB's default limit is 80% of RAM (the hand-written SQL baseline peaks at
     # 6.6 GB on 10M rows); over the limit DuckDB spills to <database>.tmp instead. With merges that

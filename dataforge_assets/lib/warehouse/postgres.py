@@ -9,15 +9,21 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-import pyarrow.csv as pa_csv
 from pydantic import PrivateAttr
 
+from dataforge_assets.lib.lazy import lazy_module
 from dataforge_assets.lib.redaction import register_url_password
 from dataforge_assets.lib.warehouse.base import Warehouse, WriteMode
 from dataforge_assets.lib.warehouse.postgres_lock import advisory_lock
 from dataforge_assets.lib.warehouse.postgres_types import arrow_schema_for, pg_type_for
 from dataforge_assets.lib.worker_process import Worker
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    import pyarrow.csv as pa_csv
+else:
+    pa = lazy_module("pyarrow")
+    pa_csv = lazy_module("pyarrow.csv")
 
 if TYPE_CHECKING:  # dlt and SQLAlchemy load when first used, not with the definitions
     import sqlalchemy as sa

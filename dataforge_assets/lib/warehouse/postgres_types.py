@@ -3,32 +3,38 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
+from dataforge_assets.lib.lazy import lazy_module
 
-# PostgreSQL type OIDs (pg_type.oid) as psycopg2 reports them in cursor.description.
-_ARROW_FOR_OID: dict[int, pa.DataType] = {
-    16: pa.bool_(),
-    20: pa.int64(),
-    21: pa.int16(),
-    23: pa.int32(),
-    700: pa.float32(),
-    701: pa.float64(),
-    1700: pa.float64(),  # numeric (e.g. avg over integers): a double is what the stats need
-    1082: pa.date32(),
-    1083: pa.time64("us"),
-    1114: pa.timestamp("us"),
-    1184: pa.timestamp("us", tz="UTC"),
-    17: pa.binary(),
-}
+if TYPE_CHECKING:
+    import pyarrow as pa
+else:
+    pa = lazy_module("pyarrow")
+
+
+def _arrow_for_oid() -> dict[int, pa.DataType]:
+    """PostgreSQL type OIDs (pg_type.oid) as psycopg2 reports them in cursor.description."""
+    return {
+        16: pa.bool_(),
+        20: pa.int64(),
+        21: pa.int16(),
+        23: pa.int32(),
+        700: pa.float32(),
+        701: pa.float64(),
+        1700: pa.float64(),  # numeric (e.g. avg over integers): a double is what the stats need
+        1082: pa.date32(),
+        1083: pa.time64("us"),
+        1114: pa.timestamp("us"),
+        1184: pa.timestamp("us", tz="UTC"),
+        17: pa.binary(),
+    }
 
 
 def arrow_schema_for(description: Sequence[Any]) -> pa.Schema:
     """The Arrow schema of a cursor's result; types without a mapping are read as text."""
-    return pa.schema(
-        [pa.field(col.name, _ARROW_FOR_OID.get(col.type_code, pa.string())) for col in description]
-    )
+    types = _arrow_for_oid()
+    return pa.schema([pa.field(col.name, types.get(col.type_code, pa.string())) for col in description])
 
 
 def pg_type_for(arrow_type: pa.DataType) -> str:
