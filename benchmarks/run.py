@@ -122,6 +122,27 @@ def measure_per_row(rows: int, root: Path, sample: int, pg_rows: int, timeout: f
     return results
 
 
+def measure_postgres(rows: int, root: Path, repeat: int, timeout: float) -> None:
+    """Only the PostgreSQL warehouse load against plain COPY, `repeat` interleaved pairs; prints each
+    pair's ratio (COPY seconds / warehouse seconds = rows/s ratio) and the median. Writes no RESULTS.md."""
+    data = data_set(rows, root)
+    ratios = []
+    for attempt in range(repeat):
+        work = root / "work_pg"
+        shutil.rmtree(work, ignore_errors=True)
+        copy = in_subprocess("pg_plain_copy", timeout, files=data.base)
+        load = in_subprocess("pg_warehouse", timeout, home=work / "pg_home", files=data.base)
+        shutil.rmtree(work, ignore_errors=True)
+        ratios.append(copy["seconds"] / load["seconds"])
+        steps = ", ".join(f"{k} {v:.1f}" for k, v in load["steps"].items())
+        print(
+            f"  run {attempt + 1}/{repeat}: COPY {copy['seconds']:.2f} s, warehouse {load['seconds']:.2f} s "
+            f"({steps}): ratio {ratios[-1]:.3f}",
+            flush=True,
+        )
+    print(f"  median ratio {sorted(ratios)[(len(ratios) - 1) // 2]:.3f} over {repeat} runs", flush=True)
+
+
 def main(argv: list[str] | None = None) -> list[Measurement]:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 10_000_000])
@@ -136,7 +157,15 @@ def main(argv: list[str] | None = None) -> list[Measurement]:
     parser.add_argument(
         "--repeat", type=int, default=3, help="runs of each timed case per scale; the median is reported"
     )
+    parser.add_argument(
+        "--postgres-only",
+        action="store_true",
+        help="only the PostgreSQL warehouse load vs plain COPY, printed (RESULTS.md is not written)",
+    )
     args = parser.parse_args(argv)
+    if args.postgres_only:
+        measure_postgres(min(args.rows), args.data, args.repeat, args.timeout)
+        return []
     measurements = []
     for rows in sorted(args.rows):
         measurements += measure_scale(rows, args.data, args.timeout, args.profile, args.repeat)

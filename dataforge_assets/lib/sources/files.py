@@ -424,7 +424,8 @@ def _dlt_type(arrow_type: pa.DataType) -> str:
 
 def _merge_hints(repeated: bool, fresh: bool) -> Any:
     """How a merge table takes this load: keys unique in the load let dlt skip its deduplication,
-    and a table with no rows yet has nothing to merge with, so it is filled by plain insert."""
+    and a table with no rows yet has nothing to merge with, so it is filled without a merge: a
+    replace of nothing (DuckDB inserts; PostgreSQL swaps in its staging table, whole or not at all)."""
     import dlt  # at run time, not when the definitions load
 
     if repeated:
@@ -433,7 +434,7 @@ def _merge_hints(repeated: bool, fresh: bool) -> Any:
             additional_table_hints={DEDUPLICATED_HINT: False},
         )
     if fresh:
-        return dlt.mark.make_hints(write_disposition="append")
+        return dlt.mark.make_hints(write_disposition="replace")
     return dlt.mark.make_hints(
         write_disposition={"disposition": "merge", "strategy": "delete-insert", "deduplicated": True},
         additional_table_hints={DEDUPLICATED_HINT: True},

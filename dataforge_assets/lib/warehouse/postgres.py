@@ -29,6 +29,12 @@ if TYPE_CHECKING:  # dlt and SQLAlchemy load when first used, not with the defin
     import sqlalchemy as sa
 
 
+# dlt's load files for PostgreSQL: ~30 MB of CSV is ~170k flights rows.
+LOAD_FILE_BYTES = 32 * 1024 * 1024
+# COPYs of one load at once (each its own connection and server process).
+PARALLEL_COPIES = 4
+
+
 class PostgresWarehouse(Warehouse):
     """A PostgreSQL database reached by a SQLAlchemy URL (give it as dg.EnvVar: the URL holds the password)."""
 
@@ -52,11 +58,23 @@ class PostgresWarehouse(Warehouse):
         url = sa.make_url(self.url).set(drivername="postgresql")
         credentials = PostgresCredentials(url.render_as_string(hide_password=False))
         credentials.password = credentials.password or ""
-        return dlt.destinations.postgres(credentials=credentials)
+        return dlt.destinations.postgres(
+            credentials=credentials,
+            # A load split in files of this size is COPY'd by several connections at once: the server
+            # parses CSV on one core per connection (1M flights: 6 files, load 2x faster, benchmarks/README.md).
+            recommended_file_size=LOAD_FILE_BYTES,
+            max_parallel_load_jobs=PARALLEL_COPIES,
+            # A replace (the files source's first load of a table, lib/sources/files.py `_merge_hints`)
+            # COPYs into the staging table and swaps it in by one transaction: readers never see part
+            # of a load, which several files committed one by one straight into the table would show.
+            replace_strategy="staging-optimized",
+        )
 
     def dlt_loader_file_format(self) -> str:
         # dlt writes Arrow items as CSV and loads them with COPY. Its default, insert_values, is row
-        # inserts; its parquet path needs the ADBC driver.
+        # inserts; its parquet path (binary COPY through the ADBC driver) measured slower here: the
+        # driver's Arrow-to-binary conversion costs the client more than the CSV it replaces, and the
+        # server's work is the same (benchmarks/README.md).
         return "csv"
 
     @property
