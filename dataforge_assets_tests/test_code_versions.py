@@ -40,7 +40,11 @@ def test_a_python_table_version_follows_its_code_not_its_comments(tmp_path: Path
     )
     redocumented = edited_flights(tmp_path, "redoc", ("Type the raw text,", "Types the raw text,"))
     assert commented.FLIGHTS.code_version == redocumented.FLIGHTS.code_version == base
-    cast = edited_flights(tmp_path, "cast", ('"distance": pl.Int32()', '"distance": pl.Int64()'))
+    cast = edited_flights(
+        tmp_path,
+        "cast",
+        ("{name: pl.Int32() for name in INT32_COLUMNS}", "{name: pl.Int64() for name in INT32_COLUMNS}"),
+    )
     assert cast.FLIGHTS.code_version != base
 
 
