@@ -120,22 +120,25 @@ def _files_with(warehouse: Warehouse, table: str, column: str) -> list[str]:
 
 
 def _emptied(warehouse: Warehouse, table: str, columns: dict[str, str], latest: str | None) -> dict[str, str]:
-    """Columns with values in earlier loads and none in the latest one (which has rows)."""
+    """Columns with values in earlier loads and none in the latest one (which has rows).
+
+    The latest load is counted first (its rows only); earlier loads are looked at only for the columns it
+    left empty, which is usually none: no scan of the whole table on every run.
+    """
     names = [c for c in columns if VARIANT not in c]
     if latest is None or not names:
         return {}
     # Every count named: PostgreSQL calls them all `count`, and a dict keeps only one of them.
-    in_latest = ", ".join(
-        f"count(CASE WHEN {LOAD_ID} = '{latest}' THEN \"{c}\" END) AS now_{i}" for i, c in enumerate(names)
-    )
-    before = ", ".join(
-        f"count(CASE WHEN {LOAD_ID} <> '{latest}' THEN \"{c}\" END) AS before_{i}"
-        for i, c in enumerate(names)
-    )
-    latest_rows = f"count(CASE WHEN {LOAD_ID} = '{latest}' THEN 1 END) AS latest_rows"
-    row = warehouse.query(f'SELECT {latest_rows}, {in_latest}, {before} FROM {RAW}."{table}"').to_pylist()[0]
+    in_latest = ", ".join(f'count("{c}") AS now_{i}' for i, c in enumerate(names))
+    row = warehouse.query(
+        f"SELECT count(*) AS latest_rows, {in_latest} FROM {RAW}.\"{table}\" WHERE {LOAD_ID} = '{latest}'"
+    ).to_pylist()[0]
     counts = list(row.values())
-    if not counts[0]:
+    empty = [c for c, n in zip(names, counts[1:], strict=True) if n == 0]
+    if not counts[0] or not empty:
         return {}
-    now, earlier = counts[1 : 1 + len(names)], counts[1 + len(names) :]
-    return {c: columns[c] for c, n, e in zip(names, now, earlier, strict=True) if n == 0 and e > 0}
+    before = ", ".join(f'count("{c}") AS before_{i}' for i, c in enumerate(empty))
+    earlier = warehouse.query(
+        f"SELECT {before} FROM {RAW}.\"{table}\" WHERE {LOAD_ID} <> '{latest}'"
+    ).to_pylist()[0]
+    return {c: columns[c] for c, e in zip(empty, earlier.values(), strict=True) if e > 0}
