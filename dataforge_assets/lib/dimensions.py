@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from dataforge_assets.lib.layers import NORMALIZED, RAW
 from dataforge_assets.lib.lazy import lazy_module
 from dataforge_assets.lib.raw_history import current_rows
 from dataforge_assets.lib.warehouse import Warehouse
@@ -25,7 +26,6 @@ else:
     pl = lazy_module("polars")
     pa = lazy_module("pyarrow")
 
-NORMALIZED, RAW = "normalized", "raw"
 FINGERPRINTS = "_dimension_fingerprints"
 
 

@@ -20,10 +20,9 @@ from dagster._core.definitions.asset_checks.asset_check_factories.schema_change_
 )
 from dagster._core.definitions.metadata import TableMetadataSet
 
+from dataforge_assets.lib.layers import LOAD_ID, RAW
 from dataforge_assets.lib.warehouse import Warehouse
 
-RAW = "raw"
-LOAD_ID = "_dlt_load_id"
 VARIANT = "__v_"
 SOURCE_FILE = "_source_file"  # files sources only
 

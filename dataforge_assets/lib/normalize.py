@@ -29,6 +29,7 @@ from dataforge_assets.lib.contracts import (
     split_by_contract,
 )
 from dataforge_assets.lib.dimensions import DimensionJoin, refresh_dimensions
+from dataforge_assets.lib.layers import LOAD_ID, NORMALIZED, QUARANTINE, RAW, ROW_KEY
 from dataforge_assets.lib.lazy import lazy_module
 from dataforge_assets.lib.prefetch import prefetched
 from dataforge_assets.lib.raw_history import current_rows, sweep_deleted
@@ -41,11 +42,6 @@ else:
     pl = lazy_module("polars")
     pa_arrow = lazy_module("pyarrow")
 
-NORMALIZED = "normalized"
-QUARANTINE = "quarantine"
-RAW = "raw"
-ROW_KEY = "_row_key"
-LOAD_ID = "_dlt_load_id"
 SOURCE_FILE, SOURCE_ROW = "_source_file", "_source_row"  # only rows from files sources have these
 LINEAGE = (LOAD_ID, SOURCE_FILE, SOURCE_ROW)
 PROCESSED_LOADS = "_processed_loads"

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from dataforge_assets.lib.layers import NORMALIZED, QUARANTINE, RAW, ROW_KEY
 from dataforge_assets.lib.lazy import lazy_module
 from dataforge_assets.lib.warehouse import Warehouse
 
@@ -23,9 +24,7 @@ if TYPE_CHECKING:
 else:
     pl = lazy_module("polars")
 
-NORMALIZED, QUARANTINE, RAW = "normalized", "quarantine", "raw"
 VALID_FROM, VALID_TO = "_dlt_valid_from", "_dlt_valid_to"  # dlt's scd2 validity columns
-ROW_KEY = "_row_key"
 
 
 def is_history(warehouse: Warehouse, raw_table: str) -> bool:
