@@ -1,4 +1,4 @@
-"""Resources picked from the environment: the warehouse and dlt's Dagster resource."""
+"""Resources picked from the environment: the warehouse, dlt's Dagster resource, the refresh switch."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 import dagster as dg
 
 from dataforge_assets.lib.environment import POSTGRES_URL_VAR, Environment, warehouse_lock_settings
+from dataforge_assets.lib.refresh import RESOURCE_KEY, Refresh
 from dataforge_assets.lib.sources.dlt_resource import DltRunner
 from dataforge_assets.lib.warehouse import DuckDBWarehouse, PostgresWarehouse, Warehouse
 
@@ -25,4 +26,4 @@ def warehouse_for(env: Environment) -> Warehouse:
 
 
 def resources_for(env: Environment) -> dict[str, Any]:
-    return {"warehouse": warehouse_for(env), "dlt": DltRunner()}
+    return {"warehouse": warehouse_for(env), "dlt": DltRunner(), RESOURCE_KEY: Refresh()}

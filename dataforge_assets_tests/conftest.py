@@ -34,7 +34,9 @@ class Platform:
 
         return load_definitions()
 
-    def materialize(self, selection: str = "*", raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
+    def materialize(
+        self, selection: str = "*", raise_on_error: bool = True, run_config: dict | None = None
+    ) -> dg.ExecuteInProcessResult:
         defs = self.definitions()
         # Comma-separated, as `dagster asset materialize --select` takes it; checks of chosen assets run too.
         parts = [dg.AssetSelection.from_string(part.strip()) for part in selection.split(",")]
@@ -44,6 +46,7 @@ class Platform:
             resources=defs.resources,
             instance=self.instance,
             raise_on_error=raise_on_error,
+            run_config=run_config,
         )
 
     def sql(self, query: str) -> list[tuple]:

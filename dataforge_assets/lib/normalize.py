@@ -184,13 +184,18 @@ def has_legacy_keys(warehouse: Warehouse, spec: NormalizedTable) -> bool:
 
 
 def build(
-    warehouse: Warehouse, spec: NormalizedTable, batch_rows: int = 250_000, swap_rows: int = SWAP_ROWS
+    warehouse: Warehouse,
+    spec: NormalizedTable,
+    batch_rows: int = 250_000,
+    swap_rows: int = SWAP_ROWS,
+    rebuild: bool = False,
 ) -> BuildReport:
     """Build the raw loads no ledger entry says were built by this code version: new loads, and loads
-    built by another version (rebuilt whole: their rows are re-read from raw and judged again)."""
+    built by another version (rebuilt whole: their rows are re-read from raw and judged again).
+    `rebuild`: build the whole table again from raw (a full refresh, refresh.py)."""
     # Old keys cannot be translated (colliding keys lost rows already, and normalized rows no longer
     # hold the raw values): rebuild the table from raw, which holds every row's latest version.
-    legacy = has_legacy_keys(warehouse, spec)
+    legacy = rebuild or has_legacy_keys(warehouse, spec)
     version = spec.code_version
     counts = raw_loads(warehouse, spec)
     built = {} if legacy else built_versions(warehouse, spec.name)
@@ -199,6 +204,8 @@ def build(
     rebuilt = set(report.rebuilt)
     if not report.loads:
         with warehouse.transaction():
+            if legacy:  # a rebuild of a raw table with no rows: nothing is left
+                _forget_table(warehouse, spec.name)
             _follow_raw(warehouse, spec, report)
         return report
     # Batches go to staging tables, each committed on its own (memory stays bounded: one transaction

@@ -25,6 +25,7 @@ from dataforge_assets.lib.normalize import (
 )
 from dataforge_assets.lib.privacy import MASK, PrivacySpec, policy_for
 from dataforge_assets.lib.raw_history import current_rows
+from dataforge_assets.lib.refresh import Refresh
 from dataforge_assets.lib.warehouse import Warehouse
 
 # Annotations naming polars are strings: Dagster evaluates the asset functions' annotations (so no
@@ -67,9 +68,11 @@ def normalized_table_asset(spec: NormalizedTable, derived: Lineage | None = None
             ),
         },
     )
-    def _asset(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    def _asset(
+        context: dg.AssetExecutionContext, warehouse: Warehouse, refresh: Refresh
+    ) -> dg.MaterializeResult:
         with warehouse.session(), warehouse.table_lock(NORMALIZED, spec.name):
-            return _build_and_report(context, warehouse, spec)
+            return _build_and_report(context, warehouse, spec, rebuild=refresh.full)
 
     @dg.asset_check(
         asset=key,
@@ -99,9 +102,13 @@ def normalized_table_asset(spec: NormalizedTable, derived: Lineage | None = None
 
 
 def _build_and_report(
-    context: dg.AssetExecutionContext, warehouse: Warehouse, spec: NormalizedTable
+    context: dg.AssetExecutionContext, warehouse: Warehouse, spec: NormalizedTable, rebuild: bool = False
 ) -> dg.MaterializeResult:
-    report = build(warehouse, spec)
+    if rebuild:
+        context.log.info(
+            f"full refresh: {NORMALIZED}.{spec.name} is rebuilt whole from {RAW}.{spec.raw_table}"
+        )
+    report = build(warehouse, spec, rebuild=rebuild)
     fresh = len(report.loads) - len(report.rebuilt)
     context.log.info(
         f"{NORMALIZED}.{spec.name}: {fresh} new load(s), {len(report.rebuilt)} rebuilt for code version "
@@ -113,6 +120,7 @@ def _build_and_report(
             "new_loads": fresh,
             "rebuilt_loads": len(report.rebuilt),
             "code_version": spec.code_version,
+            **({"full_refresh": True} if rebuild else {}),
             "raw_rows_processed": report.raw_rows,
             "rows_normalized": report.normalized_rows,
             "rows_quarantined": report.quarantined_rows,

@@ -11,6 +11,7 @@ from dataforge_assets.lib.environment import Environment, current_environment
 from dataforge_assets.lib.metadata import table_metadata
 from dataforge_assets.lib.operations.landing_sensor import landing_sensors_for
 from dataforge_assets.lib.privacy import PrivacySpec, register
+from dataforge_assets.lib.refresh import DLT_REFRESH_MODE, Refresh
 from dataforge_assets.lib.retry import retry_policy
 from dataforge_assets.lib.sources.connection import ConnectionYaml, resolve_connection
 from dataforge_assets.lib.sources.pipeline import (
@@ -94,14 +95,19 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
             retry_policy=retry_policy(self.retry.max_retries, self.retry.delay_seconds),
         )
         def _raw_assets(
-            context: dg.AssetExecutionContext, dlt: dg.ResourceParam[Any], warehouse: Warehouse
+            context: dg.AssetExecutionContext,
+            dlt: dg.ResourceParam[Any],
+            warehouse: Warehouse,
+            refresh: Refresh,
         ) -> Iterator[Any]:
             from dataforge_assets.lib.sources.errors import raised_errors_redacted  # imports dlt
 
             with raised_errors_redacted():
-                yield from _load(context, dlt, warehouse)
+                yield from _load(context, dlt, warehouse, refresh.full)
 
-        def _load(context: dg.AssetExecutionContext, dlt: Any, warehouse: Warehouse) -> Iterator[Any]:
+        def _load(
+            context: dg.AssetExecutionContext, dlt: Any, warehouse: Warehouse, full_refresh: bool
+        ) -> Iterator[Any]:
             # Run-time helpers import dlt and requests: loaded here, not with the definitions.
             from dataforge_assets.lib.sources.bad_input import bad_input_fails_without_retry
             from dataforge_assets.lib.sources.errors import explain_failure
@@ -118,13 +124,21 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
             started = datetime.now(UTC)
             # Two loads of one source never interleave (its dlt pipeline and its raw tables).
             with warehouse.session(), warehouse.table_lock(RAW_SCHEMA, component.name):
+                pipeline = make_pipeline(component.name, run_env, warehouse.dlt_destination())
+                if full_refresh:
+                    from dataforge_assets.lib.sources.refresh import start_over
+
+                    fresh = start_over(context, component.name, component.connection.tables, pipeline)
+                else:
+                    fresh = component.fresh_tables(warehouse)
                 results = dlt.run(
                     context=context,
-                    dlt_source=component.dlt_source(run_env, component.fresh_tables(warehouse)),
-                    dlt_pipeline=make_pipeline(component.name, run_env, warehouse.dlt_destination()),
+                    dlt_source=component.dlt_source(run_env, fresh),
+                    dlt_pipeline=pipeline,
                     dagster_dlt_translator=raw_table_translator(component.name, run_env.warehouse),
                     loader_file_format=warehouse.dlt_loader_file_format(),
                     schema_contract=dlt_schema_contract(component.schema_contract),
+                    refresh=DLT_REFRESH_MODE if full_refresh else None,
                 )
                 with bad_input_fails_without_retry(component.name):
                     for result in explain_failure(component.name, results):
@@ -139,6 +153,7 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
                             metadata={
                                 **(result.metadata or {}),
                                 **rejected,
+                                **({"full_refresh": True} if full_refresh else {}),
                                 "rows_loaded": (result.metadata or {}).get("rows_loaded", 0),
                                 **table_metadata(warehouse, RAW_SCHEMA, table, privacy[table]),
                             },
