@@ -9,6 +9,7 @@ selected tables over and touches nothing else.
   (one new load, the same rows), the files set aside stay recorded, the reference tables and their
   dlt state are untouched; normalized/flights is rebuilt with the same rows.
 - Files source, in process on DuckDB and PostgreSQL: the same, from a first load that is a full refresh.
+- A refresh killed (SIGKILL) once it started leaves the next plain run reading the source whole.
 - GraphQL: the same run config, through the official client, refreshes raw/airlines alone.
 """
 
@@ -18,6 +19,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -27,6 +29,7 @@ import sqlalchemy as sa
 
 from dataforge_assets.lib.refresh import FULL_REFRESH_RUN_CONFIG
 from dataforge_assets_tests.bad_input import check, meta
+from dataforge_assets_tests.chaos.runner import Run
 from dataforge_assets_tests.conftest import LaunchedUi, Platform, materialization_metadata
 from dataforge_assets_tests.demo_data import land_flights, land_reference, month_sample
 from dataforge_assets_tests.source_yaml import load_defs_folder, write_project_files
@@ -297,7 +300,7 @@ def test_full_refresh_from_the_cli_reloads_raw_flights_and_rebuilds_normalized_f
         platform.env.home,
     )
     assert done.returncode == 0, output(done)[-4000:]
-    assert "full refresh: raw.flights and their dlt state are dropped" in output(done)
+    assert "full refresh: the dlt state of raw.flights is reset" in output(done)
 
     # One new load with the same rows (every landed file read again); the set-aside file is recorded
     # again, and its earlier record (a table dlt's refresh would have dropped with raw.flights) stays.
@@ -344,6 +347,46 @@ def test_full_refresh_from_the_cli_reloads_raw_flights_and_rebuilds_normalized_f
         )
         == airlines_ledger
     )
+
+
+def logged(run: Run) -> str:
+    return run.log.read_text() if run.log.exists() else ""
+
+
+@pytest.mark.usefixtures("dagster_home")
+def test_a_full_refresh_killed_midway_leaves_the_next_run_reading_the_source_whole(
+    platform: Platform, tmp_path: Path
+) -> None:
+    """The reset state is committed before dlt drops anything: killed at any later instruction, the
+    refresh leaves no table dropped behind an old cursor; the next plain run reads every file again."""
+    land_reference(platform.env)
+    for month in (1, 2):
+        land_flights(platform.env, month, month_sample(month, 30))
+    platform.materialize("raw/flights,raw/airlines,normalized/flights")
+    before = platform.sql("SELECT _source_file, _source_row, flight FROM raw.flights ORDER BY 1, 2")
+    loads = {r[0] for r in platform.sql("SELECT DISTINCT _dlt_load_id FROM raw.flights")}
+
+    args = ["asset", "materialize", "-m", "dataforge_assets", "--select", "raw/flights"]
+    env = {
+        **os.environ,
+        "DATAFORGE_HOME": str(platform.env.home),
+        "DAGSTER_HOME": str(platform.env.home / "dagster_home"),
+    }
+    run = Run(env, tmp_path / "refresh.log", args=[*args, "--config-json", CONFIG_JSON])
+    # Killed as soon as it says the state is reset (SIGKILL: no cleanup), whatever it does next.
+    while "full refresh: the dlt state of raw.flights is reset" not in logged(run):
+        assert run.process.poll() is None, logged(run)[-3000:]
+        time.sleep(0.05)
+    run.kill()
+    assert run.finish(timeout=60).returncode != 0
+    # What the kill left: raw.flights' file identities forgotten in the warehouse.
+    assert not dlt_resource_states(platform.sql, "dataforge_flights", "flights").get("flights")
+
+    followed = platform.materialize("raw/flights,normalized/flights")  # no refresh asked
+    assert platform.sql("SELECT _source_file, _source_row, flight FROM raw.flights ORDER BY 1, 2") == before
+    assert not loads & {r[0] for r in platform.sql("SELECT DISTINCT _dlt_load_id FROM raw.flights")}
+    assert meta(check(followed, "normalized/flights", "reconciliation"))["unaccounted_rows"] == 0
+    assert platform.count("normalized.flights") + platform.count("quarantine.flights") == len(before)
 
 
 def test_full_refresh_through_graphql(ui: LaunchedUi) -> None:

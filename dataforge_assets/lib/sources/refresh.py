@@ -2,12 +2,18 @@
 
 dagster-dlt loads only the resources of the selected assets (`with_resources`), and `drop_resources`
 drops the tables and the state of the resources loaded: the other tables of the source, and their
-cursors and file identities, stay as they were. One table is shared by resources: dlt drops, with a
-resource, every table its schema says that resource wrote, and a table records only the resource that
-wrote to it last. `raw._rejected_files` is written by every files table: refreshing the table that last
-set a file aside would drop every table's (and every files source's) rejections. So before such a
-refresh, the source's schema (restored from the warehouse, where dlt keeps it) names each shared table
-as its own resource and is stored back; the refresh then drops the selected tables only.
+cursors and file identities, stay as they were. Before that run, two things are committed to the
+warehouse (one small dlt load, dlt's own `pipeline_drop` with `state_only`):
+
+- the selected resources' state, reset. dlt drops the tables when its load starts and commits the
+  reset state when the load ends: a run killed in between would leave a table dropped and the old
+  cursor, and the next incremental run would never bring back the rows behind it. Reset first, the
+  next run, whatever it is, reads the source whole again.
+- the shared tables detached. dlt drops, with a resource, every table its schema says that resource
+  wrote, and a table records only the resource that wrote to it last: `raw._rejected_files` is
+  written by every files table, and refreshing the one that last set a file aside would drop every
+  table's (and every files source's) rejections. The schema names each shared table as its own
+  resource, so the refresh drops the selected tables only.
 """
 
 from __future__ import annotations
@@ -26,28 +32,26 @@ SHARED_TABLES = (REJECTED_FILES,)
 def start_over(
     context: dg.AssetExecutionContext, source: str, tables: Sequence[Any], pipeline: Any
 ) -> list[str]:
-    """The source's tables this run drops (with their dlt state) and loads again: the selected ones."""
+    """The source's tables this run drops and loads again (the selected ones), their state reset first."""
+    from dlt.pipeline.helpers import pipeline_drop  # at run time: dlt is slow to import
+
     selected = [t.name for t in tables if dg.AssetKey([RAW, t.name]) in context.selected_asset_keys]
+    # Left by a killed run: dagster-dlt drops them before its load too; dlt's drop refuses to run with them.
+    pipeline.drop_pending_packages()
+    pipeline.sync_destination()
+    if source in pipeline.schema_names:  # else nothing was loaded yet: nothing to reset
+        detach_shared_tables(pipeline.schemas[source])
+        pipeline_drop(pipeline, resources=selected, schema_name=source, state_only=True)()
     context.log.info(
-        f"full refresh: {', '.join(f'{RAW}.{t}' for t in selected)} and their dlt state are dropped and "
-        f"loaded again from source `{source}`"
+        f"full refresh: the dlt state of {', '.join(f'{RAW}.{t}' for t in selected)} is reset; the "
+        f"table(s) are dropped and loaded again from source `{source}`"
     )
-    detached = detach_shared_tables(pipeline, source)
-    if detached:
-        context.log.info(f"kept out of the refresh, shared by the source's tables: {', '.join(detached)}")
     return selected
 
 
-def detach_shared_tables(pipeline: Any, schema_name: str) -> list[str]:
-    """Shared tables of the source's stored schema that a resource owned, now owned by none."""
-    pipeline.sync_destination()
-    if schema_name not in pipeline.schema_names:
-        return []  # nothing loaded yet
-    schema = pipeline.schemas[schema_name]
+def detach_shared_tables(schema: Any) -> list[str]:
+    """Shared tables of a dlt schema that a resource owned, now owned by none (changed in place)."""
     owned = [t for t in SHARED_TABLES if schema.tables.get(t, {}).get("resource") not in (None, t)]
-    if owned:
-        for table in owned:
-            schema.tables[table]["resource"] = table  # a name no resource of a source has
-        pipeline.schemas.save_schema(schema)  # a new schema version...
-        pipeline.sync_schema(schema_name)  # ...stored in the warehouse, where the refresh reads it
+    for table in owned:
+        schema.tables[table]["resource"] = table  # a name no resource of a source has
     return owned
