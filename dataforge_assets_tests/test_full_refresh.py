@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -38,7 +39,17 @@ from dataforge_assets_tests.test_raw_history import NORMALIZED_PLANES
 from dataforge_assets_tests.test_source_sql_database import create_planes, planes
 
 BIN = Path(sys.executable).parent
-CONFIG_JSON = json.dumps(FULL_REFRESH_RUN_CONFIG)
+DOC = REPO / "docs" / "reprocessing.md"
+
+
+def documented_config() -> str:
+    """The run config docs/reprocessing.md tells users to pass (its `FULL='...'` line)."""
+    (config,) = re.findall(r"^FULL='(.*)'$", DOC.read_text(), flags=re.M)
+    assert json.loads(config) == FULL_REFRESH_RUN_CONFIG
+    return config
+
+
+CONFIG_JSON = documented_config()
 
 SOURCE = """
 type: dataforge_assets.lib.sources.SourceComponent
