@@ -18,6 +18,7 @@ import pytest
 from dataforge_assets.demo import replay_server
 from dataforge_assets.demo.__main__ import WEATHER_API_URL_ENV
 from dataforge_assets.lib.environment import Environment, current_environment
+from dataforge_assets.lib.partitions import range_tags
 
 REQUIRE_SERVICES = os.environ.get("DATAFORGE_REQUIRE_SERVICES") == "1"
 
@@ -44,6 +45,7 @@ class Platform:
             resources=defs.resources,
             instance=self.instance,
             raise_on_error=raise_on_error,
+            tags=range_tags(),
         )
 
     def sql(self, query: str) -> list[tuple]:

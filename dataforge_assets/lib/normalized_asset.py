@@ -18,10 +18,21 @@ from dataforge_assets.lib.normalize import (
     PROCESSED_LOADS,
     QUARANTINE,
     RAW,
+    BuildReport,
     NormalizedTable,
     build,
     iter_table,
     origin,
+)
+from dataforge_assets.lib.partitions import (
+    FLIGHT_MONTHS,
+    SINGLE_RUN,
+    Month,
+    date_months_sql,
+    in_partitions,
+    partition_key,
+    raw_months_sql,
+    run_months,
 )
 from dataforge_assets.lib.privacy import MASK, PrivacySpec, policy_for
 from dataforge_assets.lib.raw_history import current_rows
@@ -46,6 +57,8 @@ def normalized_table_asset(spec: NormalizedTable, derived: Lineage | None = None
     """
     key = dg.AssetKey([NORMALIZED, spec.name])
     raw_key = dg.AssetKey([RAW, spec.raw_table])
+    # A table with month columns is partitioned by month (partitions.py); its checks judge each run's months.
+    partitions = FLIGHT_MONTHS if spec.months else None
 
     @dg.asset(
         key=key,
@@ -56,6 +69,8 @@ def normalized_table_asset(spec: NormalizedTable, derived: Lineage | None = None
         # Transform + contract (normalize.py): Dagster shows the asset as changed when it differs from
         # the version of the last materialization, and the build rebuilds what another version built.
         code_version=spec.code_version,
+        partitions_def=partitions,
+        backfill_policy=SINGLE_RUN,
         tags={"dataforge/layer": NORMALIZED},
         owners=[PLATFORM_OWNER],
         # Shown before the first run: the contract is the table's schema, and where each column comes from.
@@ -75,6 +90,7 @@ def normalized_table_asset(spec: NormalizedTable, derived: Lineage | None = None
         asset=key,
         name="contract",
         blocking=True,
+        partitions_def=partitions,
         description=f"Every row of {NORMALIZED}.{spec.name} keeps the {contract_name(spec.contract)} contract.",
     )
     def _contract(warehouse: Warehouse) -> dg.AssetCheckResult:
@@ -86,14 +102,17 @@ def normalized_table_asset(spec: NormalizedTable, derived: Lineage | None = None
         asset=key,
         name="reconciliation",
         blocking=True,
+        partitions_def=partitions,
         description=(
             f"Nothing lost: processed raw.{spec.raw_table} rows = {NORMALIZED}.{spec.name} rows + "
             f"{QUARANTINE}.{spec.name} rows (no deliberate filters)."
         ),
     )
-    def _reconciliation(warehouse: Warehouse) -> dg.AssetCheckResult:
+    def _reconciliation(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+        months = run_months(context) if spec.months else None
         with warehouse.session(read_only=True):
-            return check_reconciliation(warehouse, spec)
+            result = check_reconciliation(warehouse, spec)
+            return _with_months(result, warehouse, spec, months) if months else result
 
     return [_asset, _contract, _reconciliation]
 
@@ -101,15 +120,19 @@ def normalized_table_asset(spec: NormalizedTable, derived: Lineage | None = None
 def _build_and_report(
     context: dg.AssetExecutionContext, warehouse: Warehouse, spec: NormalizedTable
 ) -> dg.MaterializeResult:
-    report = build(warehouse, spec)
+    months = run_months(context) if spec.months else None
+    report = build(warehouse, spec, months=months)
     fresh = len(report.loads) - len(report.rebuilt)
     context.log.info(
         f"{NORMALIZED}.{spec.name}: {fresh} new load(s), {len(report.rebuilt)} rebuilt for code version "
-        f"{spec.code_version}, {report.raw_rows} raw rows -> {report.normalized_rows} normalized, "
+        f"{spec.code_version}, {len(report.months_rebuilt)} month(s) rebuilt on request, "
+        f"{report.raw_rows} raw rows -> {report.normalized_rows} normalized, "
         f"{report.quarantined_rows} quarantined"
     )
+    _report_other_months(context, spec, report, months or [])
     return dg.MaterializeResult(
         metadata={
+            **(_months_metadata(report, months) if months is not None else {}),
             "new_loads": fresh,
             "rebuilt_loads": len(report.rebuilt),
             "code_version": spec.code_version,
@@ -126,6 +149,94 @@ def _build_and_report(
             ),
         }
     )
+
+
+def _months_metadata(report: BuildReport, months: list[Month]) -> dict[str, Any]:
+    return {
+        "months_requested": len(months),
+        "months_rebuilt": dg.MetadataValue.json([partition_key(m) for m in report.months_rebuilt]),
+    }
+
+
+def _report_other_months(
+    context: dg.AssetExecutionContext, spec: NormalizedTable, report: BuildReport, months: list[Month]
+) -> None:
+    """New raw loads bring rows of any month: each month they changed outside the run's own partitions
+    is reported as materialized too, so its partition (and the stats partitions built from it) are
+    known to have changed; automation then updates exactly those stats months."""
+    changed = [m for m in in_partitions(report.months_written) if m not in set(months)]
+    for month in changed:
+        context.log_event(
+            dg.AssetMaterialization(
+                asset_key=context.asset_key,
+                partition=partition_key(month),
+                description="rows of this month arrived in new raw loads (or were rebuilt for a new code version)",
+                metadata={"code_version": spec.code_version},
+            )
+        )
+
+
+def _with_months(
+    result: dg.AssetCheckResult, warehouse: Warehouse, spec: NormalizedTable, months: list[Month]
+) -> dg.AssetCheckResult:
+    """The per-load result, and the same equation for each month of the run: raw rows of the month =
+    its normalized rows + its quarantined rows."""
+    per_month = reconcile_months(warehouse, spec, months)
+    off = {
+        partition_key(m): counts
+        for m, counts in per_month.items()
+        if counts["raw"] != counts["normalized"] + counts["quarantined"]
+    }
+    passed = result.passed and not off
+    description = f"{len(months)} month(s): " + (
+        "each month's raw rows = normalized + quarantined"
+        if not off
+        else f"{len(off)} month(s) do not reconcile, e.g. {next(iter(off))}: {next(iter(off.values()))}"
+    )
+    return dg.AssetCheckResult(
+        passed=passed,
+        description=f"{description}; {result.description}",
+        metadata={
+            **result.metadata,
+            "months_checked": len(months),
+            "months_not_reconciled": dg.MetadataValue.json(dict(list(off.items())[:SAMPLE_FAILURES])),
+            "rows_per_month": dg.MetadataValue.json(
+                {partition_key(m): c for m, c in list(per_month.items())[:SAMPLE_FAILURES]}
+            ),
+        },
+    )
+
+
+def reconcile_months(
+    warehouse: Warehouse, spec: NormalizedTable, months: list[Month]
+) -> dict[Month, dict[str, int]]:
+    """Raw, normalized and quarantined rows of each month (raw rows counted as current versions)."""
+    assert spec.months is not None
+    year, month, day = spec.months.raw_year, spec.months.raw_month, spec.months.date
+    counts: dict[Month, dict[str, int]] = {m: {"raw": 0, "normalized": 0, "quarantined": 0} for m in months}
+
+    def add(name: str, sql: str) -> None:
+        for y, m, n in zip(*(c.to_pylist() for c in warehouse.query(sql).columns), strict=True):
+            key = (int(y), int(m))
+            if key in counts:
+                counts[key][name] += int(n)
+
+    raw_where = raw_months_sql(year, month, months)
+    per_raw_month = f'SELECT CAST("{year}" AS VARCHAR), CAST("{month}" AS VARCHAR), count(*) FROM '
+    if warehouse.table_exists(RAW, spec.raw_table):
+        add(
+            "raw",
+            f'{per_raw_month}{RAW}."{spec.raw_table}" WHERE {raw_where} AND {current_rows(warehouse, spec.raw_table)} GROUP BY 1, 2',
+        )
+    if warehouse.table_exists(QUARANTINE, spec.name):
+        add("quarantined", f'{per_raw_month}{QUARANTINE}."{spec.name}" WHERE {raw_where} GROUP BY 1, 2')
+    if warehouse.table_exists(NORMALIZED, spec.name):
+        add(
+            "normalized",
+            f'SELECT EXTRACT(YEAR FROM "{day}"), EXTRACT(MONTH FROM "{day}"), count(*) '
+            f'FROM {NORMALIZED}."{spec.name}" WHERE {date_months_sql(day, months)} GROUP BY 1, 2',
+        )
+    return counts
 
 
 def documented(metadata: dict[str, Any], contract: dg.TableSchema) -> dict[str, Any]:

@@ -3,6 +3,10 @@
 No hand-written job chains: each downstream asset carries AutomationCondition.eager() and one automation
 sensor, running by default, evaluates them. A new code version (a changed transform, contract or SQL,
 lib/code_version.py) requests the asset too: its build rebuilds what the old version built.
+
+Monthly-partitioned tables (lib/partitions.py): a normalized one is requested for its latest month
+when raw changes (its run brings every new raw load in, whatever the month, and reports the months
+it changed); a stats one is requested for exactly the months whose normalized partition changed.
 """
 
 import warnings
@@ -17,11 +21,33 @@ UPDATE = dg.AutomationCondition.eager() | (
 ).with_label("code version changed")
 
 
+# A partitioned table's new code version is one request, for its latest month: the run rebuilds
+# whatever the old version built (every month), not one run per month.
+LATEST_UPDATE = dg.AutomationCondition.eager() | (
+    dg.AutomationCondition.in_latest_time_window()
+    & dg.AutomationCondition.code_version_changed()
+    & ~dg.AutomationCondition.any_deps_missing()
+    & ~dg.AutomationCondition.in_progress()
+).with_label("code version changed")
+# Months whose upstream month changed (eager() would only look at the latest month).
+CHANGED_MONTHS = (
+    dg.AutomationCondition.any_deps_updated().since_last_handled()
+    & ~dg.AutomationCondition.any_deps_missing()
+    & ~dg.AutomationCondition.any_deps_in_progress()
+    & ~dg.AutomationCondition.in_progress()
+).with_label("upstream months changed") | LATEST_UPDATE
+
+
 def _eager(spec: dg.AssetSpec) -> dg.AssetSpec:
     # An asset that chose its own condition (e.g. a cron) keeps it.
-    if spec.key.path[0] not in AUTOMATED_LAYERS or spec.automation_condition is not None:
+    layer = spec.key.path[0]
+    if layer not in AUTOMATED_LAYERS or spec.automation_condition is not None:
         return spec
-    return spec.replace_attributes(automation_condition=UPDATE)
+    if spec.partitions_def is None:
+        return spec.replace_attributes(automation_condition=UPDATE)
+    return spec.replace_attributes(
+        automation_condition=LATEST_UPDATE if layer == "normalized" else CHANGED_MONTHS
+    )
 
 
 def with_declarative_automation(defs: dg.Definitions) -> dg.Definitions:
