@@ -111,8 +111,11 @@ def normalized_table_asset(spec: NormalizedTable, derived: Lineage | None = None
     def _reconciliation(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
         months = run_months(context) if spec.months else None
         with warehouse.session(read_only=True):
-            result = check_reconciliation(warehouse, spec)
-            return _with_months(result, warehouse, spec, months) if months else result
+            if months is None:
+                return check_reconciliation(warehouse, spec)
+            # A partition's check judges its months: the run's, and any month the run's build wrote.
+            written = _months_materialized_in_run(context, key)
+            return check_months(warehouse, spec, sorted({*months, *written}))
 
     return [_asset, _contract, _reconciliation]
 
@@ -176,44 +179,67 @@ def _report_other_months(
         )
 
 
-def _with_months(
-    result: dg.AssetCheckResult, warehouse: Warehouse, spec: NormalizedTable, months: list[Month]
-) -> dg.AssetCheckResult:
-    """The per-load result, and the same equation for each month of the run: raw rows of the month =
-    its normalized rows + its quarantined rows."""
-    per_month = reconcile_months(warehouse, spec, months)
+def _months_materialized_in_run(context: dg.AssetCheckExecutionContext, key: dg.AssetKey) -> set[Month]:
+    records = context.instance.get_records_for_run(
+        context.run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+    ).records
+    keys = {
+        record.event_log_entry.dagster_event.partition
+        for record in records
+        if record.event_log_entry.dagster_event and record.event_log_entry.dagster_event.asset_key == key
+    }
+    return {(int(k[:4]), int(k[5:7])) for k in keys if k}
+
+
+def check_months(warehouse: Warehouse, spec: NormalizedTable, months: list[Month]) -> dg.AssetCheckResult:
+    """For each month: its raw rows = its normalized rows + its quarantined rows."""
+    per_month = {_label(m): c for m, c in reconcile_months(warehouse, spec, months).items()}
     off = {
-        partition_key(m): counts
-        for m, counts in per_month.items()
+        month: counts
+        for month, counts in per_month.items()
         if counts["raw"] != counts["normalized"] + counts["quarantined"]
     }
-    passed = result.passed and not off
-    description = f"{len(months)} month(s): " + (
-        "each month's raw rows = normalized + quarantined"
-        if not off
-        else f"{len(off)} month(s) do not reconcile, e.g. {next(iter(off))}: {next(iter(off.values()))}"
-    )
+    totals = {name: sum(c[name] for c in per_month.values()) for name in ("raw", "normalized", "quarantined")}
     return dg.AssetCheckResult(
-        passed=passed,
-        description=f"{description}; {result.description}",
+        passed=not off,
+        description=(
+            f"each of {len(months)} month(s): raw = normalized + quarantined "
+            f"({totals['raw']} = {totals['normalized']} + {totals['quarantined']})"
+            if not off
+            else f"{len(off)} month(s) of {len(months)} do not reconcile, e.g. {next(iter(off))}: "
+            f"{next(iter(off.values()))}"
+        ),
         metadata={
-            **result.metadata,
+            "raw_rows": totals["raw"],
+            "normalized_rows": totals["normalized"],
+            "quarantined_rows": totals["quarantined"],
+            "unaccounted_rows": totals["raw"] - totals["normalized"] - totals["quarantined"],
             "months_checked": len(months),
             "months_not_reconciled": dg.MetadataValue.json(dict(list(off.items())[:SAMPLE_FAILURES])),
             "rows_per_month": dg.MetadataValue.json(
-                {partition_key(m): c for m, c in list(per_month.items())[:SAMPLE_FAILURES]}
+                {m: c for m, c in list(per_month.items())[:SAMPLE_FAILURES] if any(c.values())}
             ),
         },
     )
 
 
+def _label(month: Month | None) -> str:
+    return "no month" if month is None else partition_key(month)
+
+
+NO_MONTH = None  # the bucket of rows in no partition
+
+
 def reconcile_months(
     warehouse: Warehouse, spec: NormalizedTable, months: list[Month]
-) -> dict[Month, dict[str, int]]:
-    """Raw, normalized and quarantined rows of each month (raw rows counted as current versions)."""
+) -> dict[Month | None, dict[str, int]]:
+    """Raw, normalized and quarantined rows of each month, and of no month (raw rows counted as
+    current versions)."""
     assert spec.months is not None
     year, month, day = spec.months.raw_year, spec.months.raw_month, spec.months.date
-    counts: dict[Month, dict[str, int]] = {m: {"raw": 0, "normalized": 0, "quarantined": 0} for m in months}
+    counts: dict[Month | None, dict[str, int]] = {
+        m: {"raw": 0, "normalized": 0, "quarantined": 0} for m in months
+    }
 
     def add(name: str, sql: str) -> None:
         for y, m, n in zip(*(c.to_pylist() for c in warehouse.query(sql).columns), strict=True):
@@ -236,7 +262,31 @@ def reconcile_months(
             f'SELECT EXTRACT(YEAR FROM "{day}"), EXTRACT(MONTH FROM "{day}"), count(*) '
             f'FROM {NORMALIZED}."{spec.name}" WHERE {date_months_sql(day, months)} GROUP BY 1, 2',
         )
+    counts[NO_MONTH] = _rows_in_no_month(warehouse, spec)
     return counts
+
+
+def _rows_in_no_month(warehouse: Warehouse, spec: NormalizedTable) -> dict[str, int]:
+    """Rows in no partition (a raw year or month that does not read as one, a date outside the
+    partitions): no month's check would see them, so every partitioned check counts them too."""
+    assert spec.months is not None
+    every = [(int(k[:4]), int(k[5:7])) for k in FLIGHT_MONTHS.get_partition_keys()]
+    outside_raw = f"NOT COALESCE({raw_months_sql(spec.months.raw_year, spec.months.raw_month, every)}, FALSE)"
+    outside = f"NOT COALESCE({date_months_sql(spec.months.date, every)}, FALSE)"
+    tables = {
+        "raw": (RAW, spec.raw_table, outside_raw),
+        "normalized": (NORMALIZED, spec.name, outside),
+        "quarantined": (QUARANTINE, spec.name, outside_raw),
+    }
+    found = {}
+    for name, (schema, table, where) in tables.items():
+        if schema == RAW and warehouse.table_exists(schema, table):
+            where += f" AND {current_rows(warehouse, table)}"
+        exists = warehouse.table_exists(schema, table)
+        found[name] = (
+            int(warehouse.scalar(f'SELECT count(*) FROM "{schema}"."{table}" WHERE {where}')) if exists else 0
+        )
+    return found
 
 
 def documented(metadata: dict[str, Any], contract: dg.TableSchema) -> dict[str, Any]:

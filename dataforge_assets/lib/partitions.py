@@ -49,7 +49,7 @@ Month = tuple[int, int]  # (year, month)
 def run_months(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> list[Month] | None:
     """The months a partitioned run (of an asset or of its checks) targets, oldest first; None for a
     run without partitions (an in-process `materialize`, or an asset that is not partitioned)."""
-    if not context.has_partition_key_range:
+    if not (context.has_partition_key or context.has_partition_key_range):
         return None
     window = context.partition_time_window
     return months_between(window.start.date(), window.end.date())
