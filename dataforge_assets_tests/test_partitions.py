@@ -22,6 +22,8 @@ import pytest
 import yaml
 
 from dataforge_assets.lib.environment import REPO_ROOT, Environment
+from dataforge_assets.lib.partitions import current_month
+from dataforge_assets_tests.conftest import Platform
 from dataforge_assets_tests.daemon import Daemon
 from dataforge_assets_tests.demo_data import land_flights, land_reference, month_sample
 from dataforge_assets_tests.graphql_queries import graphql
@@ -31,6 +33,7 @@ BIN = Path(sys.executable).parent
 MONTHS = range(1, 7)
 ROWS_PER_MONTH = 1_500
 MONTHLY = ("normalized/flights", "stats/carrier_daily_performance")
+FLIGHTS = dg.AssetKey(["normalized", "flights"])
 SELECTION = ",".join(
     [
         *(f"raw/{t}" for t in ("flights", "airlines", "airports", "planes")),
@@ -214,3 +217,35 @@ def _digest_between_writers(home: Home, seconds: float = 300) -> Digest:
         except duckdb.IOException:
             assert time.monotonic() < deadline, "the warehouse stayed locked by a writer"
             time.sleep(2)
+
+
+def test_automation_updates_exactly_the_stats_months_that_new_loads_changed(platform: Platform) -> None:
+    """New raw rows of March: normalized/flights runs for the current month (every new load comes in)
+    and reports March as changed; automation then asks for March of the stats, not the other months."""
+    for month in (1, 2):
+        land_flights(platform.env, month, month_sample(month, 200))
+    land_reference(platform.env)
+    platform.materialize("raw/flights, raw/airlines, normalized/flights, stats/carrier_daily_performance")
+    defs = platform.definitions()
+    settled = dg.evaluate_automation_conditions(defs=defs, instance=platform.instance)
+    land_flights(platform.env, 3, month_sample(3, 200))
+    platform.materialize("raw/flights")
+    tick = dg.evaluate_automation_conditions(defs=defs, instance=platform.instance, cursor=settled.cursor)
+    assert tick.get_requested_partitions(FLIGHTS) == {current_month()}  # the current month only
+    built = platform.materialize("normalized/flights")  # what that request runs
+    changed = {
+        event.event_specific_data.materialization.partition
+        for event in built.all_events
+        if event.is_step_materialization and event.asset_key == FLIGHTS
+    }
+    assert changed == {"2013-03-01", current_month()}
+    after = dg.evaluate_automation_conditions(defs=defs, instance=platform.instance, cursor=tick.cursor)
+    requested = after.get_requested_partitions(dg.AssetKey(["stats", "carrier_daily_performance"]))
+    assert "2013-03-01" in requested and not requested & {"2013-01-01", "2013-02-01"}, requested
+    before = platform.sql("SELECT count(*) FROM stats.carrier_daily_performance WHERE month(flight_date) = 3")
+    assert before == [(0,)]
+    platform.materialize("stats/carrier_daily_performance")  # current month, and March, which changed since
+    march = platform.sql(
+        "SELECT sum(flights) FROM stats.carrier_daily_performance WHERE month(flight_date) = 3"
+    )
+    assert march == [(200,)]

@@ -304,6 +304,16 @@ def _follow_raw(warehouse: Warehouse, spec: NormalizedTable, report: BuildReport
     """Rows whose raw row was deleted go; copied dimension columns take the dimension's current values."""
     report.rows_deleted = sweep_deleted(warehouse, spec.name, spec.raw_table, spec.key)
     report.dimension_rows_refreshed = refresh_dimensions(warehouse, spec.name, spec.dimensions)
+    if spec.months is not None and (report.rows_deleted or report.dimension_rows_refreshed):
+        # Rows changed in place, in any month: every month of the table counts as written.
+        column = spec.months.date
+        months = warehouse.query(
+            f'SELECT DISTINCT EXTRACT(YEAR FROM "{column}"), EXTRACT(MONTH FROM "{column}") '
+            f'FROM {NORMALIZED}."{spec.name}" WHERE "{column}" IS NOT NULL'
+        )
+        report.months_written |= {
+            (int(y), int(m)) for y, m in zip(*(c.to_pylist() for c in months.columns), strict=True)
+        }
 
 
 def _drop_obsolete_columns(warehouse: Warehouse, spec: NormalizedTable) -> None:
