@@ -35,7 +35,10 @@ class Platform:
 
         return load_definitions()
 
-    def materialize(self, selection: str = "*", raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
+    def materialize(
+        self, selection: str = "*", raise_on_error: bool = True, months: str | None = None
+    ) -> dg.ExecuteInProcessResult:
+        """`months`: the partition range of the monthly tables (`<first>...<last>`), else the current month."""
         defs = self.definitions()
         # Comma-separated, as `dagster asset materialize --select` takes it; checks of chosen assets run too.
         parts = [dg.AssetSelection.from_string(part.strip()) for part in selection.split(",")]
@@ -45,7 +48,7 @@ class Platform:
             resources=defs.resources,
             instance=self.instance,
             raise_on_error=raise_on_error,
-            tags=range_tags(),
+            tags=range_tags(months),
         )
 
     def sql(self, query: str) -> list[tuple]:

@@ -23,7 +23,7 @@ import yaml
 
 from dataforge_assets.lib.environment import REPO_ROOT, Environment
 from dataforge_assets.lib.partitions import current_month
-from dataforge_assets_tests.conftest import Platform
+from dataforge_assets_tests.conftest import Platform, materialization_metadata
 from dataforge_assets_tests.daemon import Daemon
 from dataforge_assets_tests.demo_data import land_flights, land_reference, month_sample
 from dataforge_assets_tests.graphql_queries import graphql
@@ -249,3 +249,31 @@ def test_automation_updates_exactly_the_stats_months_that_new_loads_changed(plat
         "SELECT sum(flights) FROM stats.carrier_daily_performance WHERE month(flight_date) = 3"
     )
     assert march == [(200,)]
+
+
+def test_a_month_rebuild_on_the_postgres_warehouse(pg_platform: Platform) -> None:
+    """The same SQL on PostgreSQL: months matched in raw text and by date, per-month reconciliation."""
+    for month in (1, 2, 3):
+        land_flights(pg_platform.env, month, month_sample(month, 300))
+    land_reference(pg_platform.env)
+    selection = "raw/flights, raw/airlines, normalized/flights, stats/carrier_daily_performance"
+    pg_platform.materialize(selection, months="2013-01-01...2013-03-01")
+    per_month = (
+        "SELECT EXTRACT(MONTH FROM flight_date)::int, count(*) FROM normalized.flights GROUP BY 1 ORDER BY 1"
+    )
+    built = pg_platform.sql(per_month)
+    assert built == [(1, 300), (2, 300), (3, 300)]
+    pg_platform.sql(
+        "DELETE FROM normalized.flights WHERE EXTRACT(MONTH FROM flight_date) IN (2, 3) RETURNING 1"
+    )
+    result = pg_platform.materialize(
+        "normalized/flights, stats/carrier_daily_performance", months="2013-02-01...2013-02-01"
+    )
+    assert pg_platform.sql(per_month) == [(1, 300), (2, 300)]  # March stays as it was left
+    metadata = materialization_metadata(result, ["normalized", "flights"])
+    assert metadata["months_rebuilt"] == ["2013-02-01"] and metadata["raw_rows_processed"] == 300
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert checks["reconciliation"].passed
+    assert checks["reconciliation"].metadata["rows_per_month"].value == {
+        "2013-02-01": {"raw": 300, "normalized": 300, "quarantined": 0}
+    }

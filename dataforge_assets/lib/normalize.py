@@ -308,7 +308,7 @@ def _follow_raw(warehouse: Warehouse, spec: NormalizedTable, report: BuildReport
         # Rows changed in place, in any month: every month of the table counts as written.
         column = spec.months.date
         months = warehouse.query(
-            f'SELECT DISTINCT EXTRACT(YEAR FROM "{column}"), EXTRACT(MONTH FROM "{column}") '
+            f'SELECT DISTINCT CAST(EXTRACT(YEAR FROM "{column}") AS INTEGER), CAST(EXTRACT(MONTH FROM "{column}") AS INTEGER) '
             f'FROM {NORMALIZED}."{spec.name}" WHERE "{column}" IS NOT NULL'
         )
         report.months_written |= {

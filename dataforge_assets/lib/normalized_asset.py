@@ -259,7 +259,7 @@ def reconcile_months(
     if warehouse.table_exists(NORMALIZED, spec.name):
         add(
             "normalized",
-            f'SELECT EXTRACT(YEAR FROM "{day}"), EXTRACT(MONTH FROM "{day}"), count(*) '
+            f'SELECT CAST(EXTRACT(YEAR FROM "{day}") AS INTEGER), CAST(EXTRACT(MONTH FROM "{day}") AS INTEGER), count(*) '
             f'FROM {NORMALIZED}."{spec.name}" WHERE {date_months_sql(day, months)} GROUP BY 1, 2',
         )
     counts[NO_MONTH] = _rows_in_no_month(warehouse, spec)
