@@ -147,7 +147,10 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaunchedUi]:
     with running_webserver(root) as server:
         client = DagsterGraphQLClient("127.0.0.1", port_number=server.port, timeout=60)
         run_id = client.submit_job_execution(
-            "__ASSET_JOB", repository_location_name="dataforge_assets", asset_selection=UI_SELECTION
+            "__ASSET_JOB",
+            repository_location_name="dataforge_assets",
+            asset_selection=UI_SELECTION,
+            tags=range_tags(),  # the current month of normalized/flights
         )
         deadline = time.monotonic() + 300
         while (status := client.get_run_status(run_id)) not in (

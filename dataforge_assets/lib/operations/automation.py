@@ -38,16 +38,29 @@ CHANGED_MONTHS = (
 ).with_label("upstream months changed") | LATEST_UPDATE
 
 
-def _eager(spec: dg.AssetSpec) -> dg.AssetSpec:
+def _condition_for(spec: dg.AssetSpec, partitioned: list[dg.AssetKey]) -> dg.AutomationCondition | None:
     # An asset that chose its own condition (e.g. a cron) keeps it.
     layer = spec.key.path[0]
     if layer not in AUTOMATED_LAYERS or spec.automation_condition is not None:
-        return spec
-    if spec.partitions_def is None:
-        return spec.replace_attributes(automation_condition=UPDATE)
-    return spec.replace_attributes(
-        automation_condition=LATEST_UPDATE if layer == "normalized" else CHANGED_MONTHS
+        return None
+    if spec.partitions_def is not None:
+        return LATEST_UPDATE if layer == "normalized" else CHANGED_MONTHS
+    # A table reading a monthly one reads every month: months never materialized (before the data
+    # begins) are no reason to wait. Its other dependencies must exist, as before.
+    return UPDATE.replace(
+        "any_deps_missing",
+        dg.AutomationCondition.any_deps_missing().ignore(dg.AssetSelection.assets(*partitioned)),
     )
+
+
+def _specs(defs: dg.Definitions) -> list[dg.AssetSpec]:
+    specs: list[dg.AssetSpec] = []
+    for asset in defs.assets or []:
+        if isinstance(asset, dg.AssetsDefinition):
+            specs.extend(asset.specs)
+        elif isinstance(asset, dg.AssetSpec):
+            specs.append(asset)
+    return specs
 
 
 def with_declarative_automation(defs: dg.Definitions) -> dg.Definitions:
@@ -57,6 +70,12 @@ def with_declarative_automation(defs: dg.Definitions) -> dg.Definitions:
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Evaluates the normalized and stats layers' automation conditions.",
     )
+    partitioned = [spec.key for spec in _specs(defs) if spec.partitions_def is not None]
+
+    def _eager(spec: dg.AssetSpec) -> dg.AssetSpec:
+        condition = _condition_for(spec, partitioned)
+        return spec if condition is None else spec.replace_attributes(automation_condition=condition)
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", dg.PreviewWarning)  # map_asset_specs: the documented way, in preview
         mapped = defs.map_asset_specs(func=_eager)
