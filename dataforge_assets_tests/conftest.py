@@ -18,6 +18,7 @@ import pytest
 from dataforge_assets.demo import replay_server
 from dataforge_assets.demo.__main__ import WEATHER_API_URL_ENV
 from dataforge_assets.lib.environment import Environment, current_environment
+from dataforge_assets.lib.partitions import range_tags
 
 REQUIRE_SERVICES = os.environ.get("DATAFORGE_REQUIRE_SERVICES") == "1"
 
@@ -35,8 +36,13 @@ class Platform:
         return load_definitions()
 
     def materialize(
-        self, selection: str = "*", raise_on_error: bool = True, run_config: dict | None = None
+        self,
+        selection: str = "*",
+        raise_on_error: bool = True,
+        run_config: dict | None = None,
+        months: str | None = None,
     ) -> dg.ExecuteInProcessResult:
+        """`months`: the partition range of the monthly tables (`<first>...<last>`), else the current month."""
         defs = self.definitions()
         # Comma-separated, as `dagster asset materialize --select` takes it; checks of chosen assets run too.
         parts = [dg.AssetSelection.from_string(part.strip()) for part in selection.split(",")]
@@ -47,6 +53,7 @@ class Platform:
             instance=self.instance,
             raise_on_error=raise_on_error,
             run_config=run_config,
+            tags=range_tags(months),
         )
 
     def sql(self, query: str) -> list[tuple]:
@@ -145,7 +152,10 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaunchedUi]:
     with running_webserver(root) as server:
         client = DagsterGraphQLClient("127.0.0.1", port_number=server.port, timeout=60)
         run_id = client.submit_job_execution(
-            "__ASSET_JOB", repository_location_name="dataforge_assets", asset_selection=UI_SELECTION
+            "__ASSET_JOB",
+            repository_location_name="dataforge_assets",
+            asset_selection=UI_SELECTION,
+            tags=range_tags(),  # the current month of normalized/flights
         )
         deadline = time.monotonic() + 300
         while (status := client.get_run_status(run_id)) not in (

@@ -11,6 +11,7 @@ from pathlib import Path
 import dagster as dg
 
 from dataforge_assets.lib.environment import current_environment
+from dataforge_assets.lib.partitions import range_tags
 from dataforge_assets.resources import resources_for
 
 
@@ -56,7 +57,11 @@ def materialize(
     defs: dg.Definitions, instance: dg.DagsterInstance, raise_on_error: bool = True
 ) -> dg.ExecuteInProcessResult:
     return dg.materialize(
-        list(defs.assets or []), resources=defs.resources, instance=instance, raise_on_error=raise_on_error
+        list(defs.assets or []),
+        resources=defs.resources,
+        instance=instance,
+        raise_on_error=raise_on_error,
+        tags=range_tags(),
     )
 
 

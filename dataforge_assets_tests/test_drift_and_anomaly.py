@@ -7,6 +7,7 @@ import dagster as dg
 from dataforge_assets.lib.anomaly import load_sizes
 from dataforge_assets.lib.drift import Schemas, detect
 from dataforge_assets.lib.metadata import table_metadata
+from dataforge_assets.lib.partitions import range_tags
 from dataforge_assets.lib.raw_checks import raw_table_checks
 from dataforge_assets.lib.warehouse import DuckDBWarehouse
 
@@ -91,6 +92,7 @@ def test_the_check_compares_the_schemas_of_the_last_two_materializations(tmp_pat
             resources=resources,
             run_config=config,
             selection=selection,
+            tags=range_tags(),
         )
         (evaluation,) = result.get_asset_check_evaluations()
         return evaluation
@@ -120,7 +122,7 @@ def _report(instance: dg.DagsterInstance, key: dg.AssetKey, rows: int) -> None:
         return dg.MaterializeResult(metadata={"rows_loaded": config.rows})
 
     run_config = {"ops": {key.to_python_identifier(): {"config": {"rows": rows}}}}
-    assert dg.materialize([_load], instance=instance, run_config=run_config).success
+    assert dg.materialize([_load], instance=instance, run_config=run_config, tags=range_tags()).success
 
 
 def test_load_far_outside_recent_history_is_flagged() -> None:

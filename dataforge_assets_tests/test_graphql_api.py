@@ -41,7 +41,10 @@ def test_client_launch_succeeds_and_metadata_has_the_row_counts(ui: LaunchedUi) 
 
 def test_documented_mutation_launches_a_run(ui: LaunchedUi) -> None:
     target = {"path": ["stats", "carrier_daily_performance"]}
-    launched = graphql(ui.server.url, "LaunchAssets", assets=[target])["launchPipelineExecution"]
+    january = [{"key": "dagster/partition", "value": "2013-01-01"}]
+    launched = graphql(ui.server.url, "LaunchAssets", assets=[target], tags=january)[
+        "launchPipelineExecution"
+    ]
     assert launched["__typename"] == "LaunchRunSuccess", launched
     run_id = launched["run"]["runId"]
     assert wait_for_run(ui.server.url, run_id)["status"] == "SUCCESS", ui.server.log.read_text()[-3000:]

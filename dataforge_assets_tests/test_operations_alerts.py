@@ -27,6 +27,7 @@ from dataforge_assets.lib.operations.alert_channels import AlertChannels, alert_
 from dataforge_assets.lib.operations.alert_sensors import alert_on_recovery, alert_on_run_failure
 from dataforge_assets.lib.operations.asset_alerts import alert_on_blocking_check, alert_on_freshness
 from dataforge_assets.lib.operations.run_history import redact
+from dataforge_assets.lib.partitions import range_tags
 from dataforge_assets_tests.conftest import Platform
 from dataforge_assets_tests.demo_data import land_flights, land_reference, month_sample
 from dataforge_assets_tests.failure_injection import FlakyDlt, source_with_retry
@@ -111,6 +112,7 @@ def test_failure_then_recovery_alerts_name_run_assets_error_and_link(
             resources={**resources, "dlt": dlt},
             instance=platform.instance,
             raise_on_error=False,
+            tags=range_tags(),
         )
 
     failed = load(fail=True)
@@ -275,6 +277,7 @@ def test_a_failed_blocking_check_alerts_once_and_recovers_once(
             resources=defs.resources,
             instance=platform.instance,
             raise_on_error=False,
+            tags=range_tags(),
         )
         return all(e.passed for e in result.get_asset_check_evaluations())
 

@@ -10,6 +10,7 @@ import dagster as dg
 import pytest
 import sqlalchemy as sa
 
+from dataforge_assets.lib.partitions import range_tags
 from dataforge_assets_tests.conftest import Platform, materialization_metadata
 from dataforge_assets_tests.source_yaml import load_defs_folder, materialize, write_project_files
 from dataforge_assets_tests.test_source_sql_database import planes
@@ -76,6 +77,7 @@ class Fleet:
             [*(self.defs.assets or []), *(self.defs.asset_checks or [])],
             resources=self.defs.resources,
             instance=self.platform.instance,
+            tags=range_tags(),
         )
         outcome = {
             c.check_name: c.passed

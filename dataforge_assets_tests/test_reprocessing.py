@@ -22,6 +22,7 @@ from dataforge_assets.defs.normalized import flights as original
 from dataforge_assets.lib.environment import REPO_ROOT
 from dataforge_assets.lib.normalize import LOAD_ID, NORMALIZED, PROCESSED_LOADS, QUARANTINE, build
 from dataforge_assets.lib.operations.automation import with_declarative_automation
+from dataforge_assets.lib.partitions import current_month, range_tags
 from dataforge_assets.lib.warehouse import DuckDBWarehouse, PostgresWarehouse, Warehouse
 from dataforge_assets_tests.bad_input import check, meta
 from dataforge_assets_tests.conftest import Platform, PostgresPlatform, materialization_metadata
@@ -70,7 +71,8 @@ def code_version_causes(platform: Platform, defs: dg.Definitions) -> list[str]:
     resolver = CachingStaleStatusResolver(
         platform.instance, defs.resolve_asset_graph(), LoadingContextForTest(platform.instance)
     )
-    causes = resolver.get_stale_causes(FLIGHTS)
+    # Staleness is per partition: the month the runs materialize (the current one).
+    causes = resolver.get_stale_causes(FLIGHTS, partition_key=current_month())
     return [c.reason for c in causes if c.category == StaleCauseCategory.CODE and c.key.asset_key == FLIGHTS]
 
 
@@ -80,6 +82,7 @@ def materialize(platform: Platform, defs: dg.Definitions) -> dg.ExecuteInProcess
         selection=dg.AssetSelection.assets(FLIGHTS),
         resources=defs.resources,
         instance=platform.instance,
+        tags=range_tags(),
     )
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 
 from dataforge_assets.lib.operations.run_stats import run_stats_table
+from dataforge_assets.lib.partitions import range_tags
 from dataforge_assets_tests.conftest import Platform
 from dataforge_assets_tests.demo_data import land_flights, month_sample
 from dataforge_assets_tests.failure_injection import FlakyDlt, source_with_retry
@@ -15,7 +16,11 @@ from dataforge_assets_tests.failure_injection import FlakyDlt, source_with_retry
 def _materialize(platform: Platform, source: dg.Definitions, dlt: FlakyDlt) -> dg.ExecuteInProcessResult:
     resources = {**platform.definitions().resources, "dlt": dlt}
     return dg.materialize(
-        source.assets, resources=resources, instance=platform.instance, raise_on_error=False
+        source.assets,
+        resources=resources,
+        instance=platform.instance,
+        raise_on_error=False,
+        tags=range_tags(),
     )
 
 

@@ -20,6 +20,7 @@ from dagster.components.scaffold.scaffold import get_scaffolder
 
 from dataforge_assets import scaffold
 from dataforge_assets.lib.environment import REPO_ROOT, Environment
+from dataforge_assets.lib.partitions import range_tags
 from dataforge_assets.lib.tables import NormalizedTableComponent, StatsTableComponent
 from dataforge_assets.lib.tables import scaffold as tables_scaffold
 from dataforge_assets_tests.source_yaml import load_defs_folder, write_project_files
@@ -140,6 +141,7 @@ def follow(
                 selection=dg.AssetSelection.assets(*chosen),
                 resources=defs.resources,
                 instance=instance,
+                tags=range_tags(),
             )
 
 

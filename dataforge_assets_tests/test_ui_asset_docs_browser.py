@@ -13,6 +13,7 @@ import dagster as dg
 import pytest
 
 from dataforge_assets.lib.environment import Environment
+from dataforge_assets.lib.partitions import range_tags
 from dataforge_assets_tests.demo_data import land_flights, land_reference, month_sample
 from dataforge_assets_tests.test_ui_browser import _skip_welcome, page  # noqa: F401 - the page fixture
 from dataforge_assets_tests.webserver import running_webserver
@@ -48,7 +49,10 @@ def test_flights_page_documents_the_table_before_and_after_its_first_run(page, t
 
         client = DagsterGraphQLClient("127.0.0.1", port_number=server.port, timeout=60)
         run_id = client.submit_job_execution(
-            "__ASSET_JOB", repository_location_name="dataforge_assets", asset_selection=SELECTION
+            "__ASSET_JOB",
+            repository_location_name="dataforge_assets",
+            asset_selection=SELECTION,
+            tags=range_tags(),  # the current month of normalized/flights
         )
         deadline = time.monotonic() + 300
         while (status := client.get_run_status(run_id)) not in (

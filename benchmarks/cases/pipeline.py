@@ -51,6 +51,7 @@ def materialize(
     import dagster as dg
 
     from dataforge_assets.definitions import load_definitions
+    from dataforge_assets.lib.partitions import range_tags
 
     land(home, files)
     defs = load_definitions()
@@ -66,6 +67,7 @@ def materialize(
         selection=selection,
         resources=defs.resources,
         instance=instance,
+        tags=range_tags(),
     )
     seconds = time.perf_counter() - started
     if profiler:

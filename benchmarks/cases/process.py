@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,12 @@ def _dg() -> Path | None:
 
 
 def materialize_command(assets: tuple[str, ...] = (*SELECTION, *STATS)) -> list[str]:
+    # The current month's partition, as automation runs the monthly tables: every new raw load is
+    # built and the stats catch up on the months it changed; no month is rebuilt twice.
+    # (lib/partitions.current_month, without importing Dagster into this process: monthly, UTC.)
+    month = ["--partition", datetime.now(UTC).strftime("%Y-%m-01")]
     if dg := _dg():
-        return [str(dg), "launch", "--assets", ",".join(assets)]
+        return [str(dg), "launch", "--assets", ",".join(assets), *month]
     return [
         str(BIN / "dagster"),
         "asset",
@@ -39,6 +44,7 @@ def materialize_command(assets: tuple[str, ...] = (*SELECTION, *STATS)) -> list[
         "dataforge_assets",
         "--select",
         ",".join(assets),
+        *month,
     ]
 
 

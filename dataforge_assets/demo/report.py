@@ -25,6 +25,7 @@ class LiveProgress:
 
     def __init__(self) -> None:
         self.run_ids: list[str] = []
+        self.shown: set[str] = set()  # a month-range run materializes each month: one line per asset
 
     def feed(self, line: str, elapsed_seconds: float) -> str | None:
         found = _RUN_ID.search(line)
@@ -32,6 +33,9 @@ class LiveProgress:
             self.run_ids.append(found["run_id"])
         if match := _MATERIALIZED.search(line):
             key = "/".join(match["key"].split())
+            if key in self.shown:
+                return None
+            self.shown.add(key)
             return f"  {elapsed_seconds:6.1f}s  {key}"
         if match := _STEP_FAILED.search(line):
             return f"  {elapsed_seconds:6.1f}s  FAILED step {match['step']}: {match['message'][:160]}"

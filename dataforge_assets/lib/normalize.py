@@ -31,6 +31,7 @@ from dataforge_assets.lib.contracts import (
 from dataforge_assets.lib.dimensions import DimensionJoin, refresh_dimensions
 from dataforge_assets.lib.layers import LOAD_ID, NORMALIZED, QUARANTINE, RAW, ROW_KEY
 from dataforge_assets.lib.lazy import lazy_module
+from dataforge_assets.lib.partitions import Month, raw_months_sql
 from dataforge_assets.lib.prefetch import prefetched
 from dataforge_assets.lib.raw_history import current_rows, sweep_deleted
 from dataforge_assets.lib.warehouse import Warehouse
@@ -76,6 +77,16 @@ Transform: TypeAlias = "Callable[[pl.DataFrame, Mapping[str, pl.DataFrame]], pl.
 
 
 @dataclass(frozen=True)
+class MonthColumns:
+    """Where a row's month is read, for a table partitioned by month (partitions.py): the raw
+    table's year and month columns, and the normalized table's date column."""
+
+    raw_year: str
+    raw_month: str
+    date: str
+
+
+@dataclass(frozen=True)
 class NormalizedTable:
     """What one normalized table needs: where it comes from, how it is typed, what it must satisfy."""
 
@@ -89,6 +100,7 @@ class NormalizedTable:
     raw_columns: Sequence[str] = ()  # the raw columns the transform reads: the declared raw contract
     dimensions: Sequence[DimensionJoin] = ()  # columns copied from lookups, kept current (dimensions.py)
     declaration: Any = None  # what else decides the rows (a YAML table's columns): part of the code version
+    months: MonthColumns | None = None  # partitioned by month: where a row's month is read
 
     @property
     def contract_columns(self) -> list[str]:
@@ -118,6 +130,9 @@ class BuildReport:
     rules: dict[str, int] = field(default_factory=dict)
     rows_deleted: int = 0  # their raw row left raw (raw_history.py)
     dimension_rows_refreshed: int = 0
+    # Partitioned tables: the months whose rows this build wrote, and the months it rebuilt on request.
+    months_written: set[Month] = field(default_factory=set)
+    months_rebuilt: list[Month] = field(default_factory=list)
 
 
 def normalize_batch(
@@ -188,11 +203,22 @@ def build(
     spec: NormalizedTable,
     batch_rows: int = 250_000,
     swap_rows: int = SWAP_ROWS,
+    months: Sequence[Month] | None = None,
     rebuild: bool = False,
 ) -> BuildReport:
     """Build the raw loads no ledger entry says were built by this code version: new loads, and loads
     built by another version (rebuilt whole: their rows are re-read from raw and judged again).
+    `months` (a partitioned run's): these months are then rebuilt from raw too, whatever built them.
     `rebuild`: build the whole table again from raw (a full refresh, refresh.py)."""
+    report = _build_loads(warehouse, spec, batch_rows, swap_rows, rebuild)
+    if months and not rebuild:  # a whole rebuild has just written every month
+        _rebuild_months(warehouse, spec, report, months, batch_rows, swap_rows)
+    return report
+
+
+def _build_loads(
+    warehouse: Warehouse, spec: NormalizedTable, batch_rows: int, swap_rows: int, rebuild: bool
+) -> BuildReport:
     # Old keys cannot be translated (colliding keys lost rows already, and normalized rows no longer
     # hold the raw values): rebuild the table from raw, which holds every row's latest version.
     legacy = rebuild or has_legacy_keys(warehouse, spec)
@@ -218,7 +244,7 @@ def build(
     for number, group in enumerate(groups, start=1):
         for schema in (NORMALIZED, QUARANTINE):
             warehouse.drop_table(schema, staging)
-        _write_loads(warehouse, spec, report, group, batch_rows, staging)
+        _write_rows(warehouse, spec, report, f"{LOAD_ID} IN ({_listed(group)})", batch_rows, staging)
         with warehouse.transaction():
             if legacy:
                 _forget_table(warehouse, spec.name)
@@ -233,10 +259,67 @@ def build(
     return report
 
 
+def _rebuild_months(
+    warehouse: Warehouse,
+    spec: NormalizedTable,
+    report: BuildReport,
+    months: Sequence[Month],
+    batch_rows: int,
+    swap_rows: int,
+) -> None:
+    """Re-derive these months' rows from raw: each raw row of the months replaces its normalized or
+    quarantined version (by `_row_key`), a group of months per transaction. Months whose every raw
+    row this build just wrote are not written twice."""
+    if spec.months is None:
+        raise ValueError(f"{NORMALIZED}.{spec.name} is not partitioned by month")
+    pending = _raw_rows_per_month(warehouse, spec, months, report.loads)
+    todo = [month for month in months if month in pending]
+    staging = f"_staging_{spec.name}"
+    for group in _groups(todo, pending, swap_rows):
+        for schema in (NORMALIZED, QUARANTINE):
+            warehouse.drop_table(schema, staging)
+        where = raw_months_sql(spec.months.raw_year, spec.months.raw_month, group)
+        _write_rows(warehouse, spec, report, where, batch_rows, staging)
+        with warehouse.transaction():
+            _swap_in(warehouse, spec.name, staging)
+        report.months_rebuilt.extend(group)
+
+
+def _raw_rows_per_month(
+    warehouse: Warehouse, spec: NormalizedTable, months: Sequence[Month], written: Sequence[str]
+) -> dict[Month, int]:
+    """Raw rows per requested month that this build has not just written (their load is not in
+    `written`): the rows a rebuild of the month has to re-derive."""
+    assert spec.months is not None
+    year, month = spec.months.raw_year, spec.months.raw_month
+    fresh = f"CASE WHEN {LOAD_ID} IN ({_listed(written)}) THEN 0 ELSE 1 END" if written else "1"
+    rows = warehouse.query(
+        f'SELECT CAST("{year}" AS VARCHAR), CAST("{month}" AS VARCHAR), sum({fresh}) '
+        f'FROM {RAW}."{spec.raw_table}" WHERE {raw_months_sql(year, month, months)} '
+        f"AND {current_rows(warehouse, spec.raw_table)} GROUP BY 1, 2"
+    )
+    per_month: dict[Month, int] = {}
+    for y, m, n in zip(*(c.to_pylist() for c in rows.columns), strict=True):
+        if n:
+            key = (int(y), int(m))
+            per_month[key] = per_month.get(key, 0) + int(n)
+    return per_month
+
+
 def _follow_raw(warehouse: Warehouse, spec: NormalizedTable, report: BuildReport) -> None:
     """Rows whose raw row was deleted go; copied dimension columns take the dimension's current values."""
     report.rows_deleted = sweep_deleted(warehouse, spec.name, spec.raw_table, spec.key)
     report.dimension_rows_refreshed = refresh_dimensions(warehouse, spec.name, spec.dimensions)
+    if spec.months is not None and (report.rows_deleted or report.dimension_rows_refreshed):
+        # Rows changed in place, in any month: every month of the table counts as written.
+        column = spec.months.date
+        months = warehouse.query(
+            f'SELECT DISTINCT CAST(EXTRACT(YEAR FROM "{column}") AS INTEGER), CAST(EXTRACT(MONTH FROM "{column}") AS INTEGER) '
+            f'FROM {NORMALIZED}."{spec.name}" WHERE "{column}" IS NOT NULL'
+        )
+        report.months_written |= {
+            (int(y), int(m)) for y, m in zip(*(c.to_pylist() for c in months.columns), strict=True)
+        }
 
 
 def _drop_obsolete_columns(warehouse: Warehouse, spec: NormalizedTable) -> None:
@@ -248,8 +331,9 @@ def _drop_obsolete_columns(warehouse: Warehouse, spec: NormalizedTable) -> None:
             warehouse.execute(f'ALTER TABLE "{NORMALIZED}"."{spec.name}" DROP COLUMN "{name}"')
 
 
-def _groups(loads: list[str], counts: Mapping[str, int], swap_rows: int) -> Iterator[list[str]]:
-    group: list[str] = []
+def _groups(loads: Sequence[Any], counts: Mapping[Any, int], swap_rows: int) -> Iterator[list[Any]]:
+    """Consecutive groups of loads (or months) of about `swap_rows` raw rows."""
+    group: list[Any] = []
     rows = 0
     for load in loads:
         if group and rows + counts[load] > swap_rows:
@@ -294,14 +378,15 @@ def _listed(values: Sequence[str]) -> str:
     return ", ".join("'" + value.replace("'", "''") + "'" for value in values)
 
 
-def _write_loads(
+def _write_rows(
     warehouse: Warehouse,
     spec: NormalizedTable,
     report: BuildReport,
-    loads: Sequence[str],
+    where: str,
     batch_rows: int,
     staging: str,
 ) -> None:
+    """Normalize the raw rows matching `where` into the staging tables."""
     lookups = {
         name: pl.from_arrow(
             warehouse.query(f'SELECT * FROM {RAW}."{name}" WHERE {current_rows(warehouse, name)}')
@@ -310,8 +395,7 @@ def _write_loads(
     }
     # A raw table keeping history (scd2) holds old versions too: only current rows are normalized.
     batches = warehouse.query_batches(
-        f'SELECT * FROM {RAW}."{spec.raw_table}" WHERE {LOAD_ID} IN ({_listed(loads)}) '
-        f"AND {current_rows(warehouse, spec.raw_table)}",
+        f'SELECT * FROM {RAW}."{spec.raw_table}" WHERE {where} AND {current_rows(warehouse, spec.raw_table)}',
         batch_rows,
     )
 
@@ -330,6 +414,22 @@ def _write_loads(
         report.quarantined_rows += rejects.height
         for rule, count in rejects.group_by(REJECT_RULE).len().iter_rows():
             report.rules[rule] = report.rules.get(rule, 0) + count
+        if spec.months is not None:
+            report.months_written |= _months_of(spec.months, valid, rejects)
+
+
+def _months_of(columns: MonthColumns, valid: pl.DataFrame, rejects: pl.DataFrame) -> set[Month]:
+    """The months of a batch's rows: normalized rows by their date, quarantined ones by their raw
+    year and month where those read as numbers (a row whose month cannot be read is in none)."""
+    typed = valid.select(
+        pl.col(columns.date).dt.year().alias("y"), pl.col(columns.date).dt.month().alias("m")
+    )
+    raw = rejects.select(
+        pl.col(columns.raw_year).cast(pl.String).str.strip_chars().cast(pl.Int32, strict=False).alias("y"),
+        pl.col(columns.raw_month).cast(pl.String).str.strip_chars().cast(pl.Int32, strict=False).alias("m"),
+    )
+    found = pl.concat([typed.cast(pl.Int32), raw]).drop_nulls().unique()
+    return {(int(y), int(m)) for y, m in found.iter_rows() if 1 <= m <= 12}
 
 
 def _forget_table(warehouse: Warehouse, table: str) -> None:

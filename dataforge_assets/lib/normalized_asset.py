@@ -18,10 +18,21 @@ from dataforge_assets.lib.normalize import (
     PROCESSED_LOADS,
     QUARANTINE,
     RAW,
+    BuildReport,
     NormalizedTable,
     build,
     iter_table,
     origin,
+)
+from dataforge_assets.lib.partitions import (
+    FLIGHT_MONTHS,
+    SINGLE_RUN,
+    Month,
+    date_months_sql,
+    in_partitions,
+    partition_key,
+    raw_months_sql,
+    run_months,
 )
 from dataforge_assets.lib.privacy import MASK, PrivacySpec, policy_for
 from dataforge_assets.lib.raw_history import current_rows
@@ -47,6 +58,8 @@ def normalized_table_asset(spec: NormalizedTable, derived: Lineage | None = None
     """
     key = dg.AssetKey([NORMALIZED, spec.name])
     raw_key = dg.AssetKey([RAW, spec.raw_table])
+    # A table with month columns is partitioned by month (partitions.py); its checks judge each run's months.
+    partitions = FLIGHT_MONTHS if spec.months else None
 
     @dg.asset(
         key=key,
@@ -57,6 +70,8 @@ def normalized_table_asset(spec: NormalizedTable, derived: Lineage | None = None
         # Transform + contract (normalize.py): Dagster shows the asset as changed when it differs from
         # the version of the last materialization, and the build rebuilds what another version built.
         code_version=spec.code_version,
+        partitions_def=partitions,
+        backfill_policy=SINGLE_RUN,
         tags={"dataforge/layer": NORMALIZED},
         owners=[PLATFORM_OWNER],
         # Shown before the first run: the contract is the table's schema, and where each column comes from.
@@ -78,6 +93,7 @@ def normalized_table_asset(spec: NormalizedTable, derived: Lineage | None = None
         asset=key,
         name="contract",
         blocking=True,
+        partitions_def=partitions,
         description=f"Every row of {NORMALIZED}.{spec.name} keeps the {contract_name(spec.contract)} contract.",
     )
     def _contract(warehouse: Warehouse) -> dg.AssetCheckResult:
@@ -89,14 +105,20 @@ def normalized_table_asset(spec: NormalizedTable, derived: Lineage | None = None
         asset=key,
         name="reconciliation",
         blocking=True,
+        partitions_def=partitions,
         description=(
             f"Nothing lost: processed raw.{spec.raw_table} rows = {NORMALIZED}.{spec.name} rows + "
             f"{QUARANTINE}.{spec.name} rows (no deliberate filters)."
         ),
     )
-    def _reconciliation(warehouse: Warehouse) -> dg.AssetCheckResult:
+    def _reconciliation(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+        months = run_months(context) if spec.months else None
         with warehouse.session(read_only=True):
-            return check_reconciliation(warehouse, spec)
+            if months is None:
+                return check_reconciliation(warehouse, spec)
+            # A partition's check judges its months: the run's, and any month the run's build wrote.
+            written = _months_materialized_in_run(context, key)
+            return check_months(warehouse, spec, sorted({*months, *written}))
 
     return [_asset, _contract, _reconciliation]
 
@@ -108,15 +130,19 @@ def _build_and_report(
         context.log.info(
             f"full refresh: {NORMALIZED}.{spec.name} is rebuilt whole from {RAW}.{spec.raw_table}"
         )
-    report = build(warehouse, spec, rebuild=rebuild)
+    months = run_months(context) if spec.months else None
+    report = build(warehouse, spec, months=months, rebuild=rebuild)
     fresh = len(report.loads) - len(report.rebuilt)
     context.log.info(
         f"{NORMALIZED}.{spec.name}: {fresh} new load(s), {len(report.rebuilt)} rebuilt for code version "
-        f"{spec.code_version}, {report.raw_rows} raw rows -> {report.normalized_rows} normalized, "
+        f"{spec.code_version}, {len(report.months_rebuilt)} month(s) rebuilt on request, "
+        f"{report.raw_rows} raw rows -> {report.normalized_rows} normalized, "
         f"{report.quarantined_rows} quarantined"
     )
+    _report_other_months(context, spec, report, months or [])
     return dg.MaterializeResult(
         metadata={
+            **(_months_metadata(report, months) if months is not None else {}),
             "new_loads": fresh,
             "rebuilt_loads": len(report.rebuilt),
             "code_version": spec.code_version,
@@ -134,6 +160,141 @@ def _build_and_report(
             ),
         }
     )
+
+
+def _months_metadata(report: BuildReport, months: list[Month]) -> dict[str, Any]:
+    return {
+        "months_requested": len(months),
+        "months_rebuilt": dg.MetadataValue.json([partition_key(m) for m in report.months_rebuilt]),
+    }
+
+
+def _report_other_months(
+    context: dg.AssetExecutionContext, spec: NormalizedTable, report: BuildReport, months: list[Month]
+) -> None:
+    """New raw loads bring rows of any month: each month they changed outside the run's own partitions
+    is reported as materialized too, so its partition (and the stats partitions built from it) are
+    known to have changed; automation then updates exactly those stats months."""
+    changed = [m for m in in_partitions(report.months_written) if m not in set(months)]
+    for month in changed:
+        context.log_event(
+            dg.AssetMaterialization(
+                asset_key=context.asset_key,
+                partition=partition_key(month),
+                description="rows of this month arrived in new raw loads (or were rebuilt for a new code version)",
+                metadata={"code_version": spec.code_version},
+            )
+        )
+
+
+def _months_materialized_in_run(context: dg.AssetCheckExecutionContext, key: dg.AssetKey) -> set[Month]:
+    records = context.instance.get_records_for_run(
+        context.run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
+    ).records
+    keys = {
+        record.event_log_entry.dagster_event.partition
+        for record in records
+        if record.event_log_entry.dagster_event and record.event_log_entry.dagster_event.asset_key == key
+    }
+    return {(int(k[:4]), int(k[5:7])) for k in keys if k}
+
+
+def check_months(warehouse: Warehouse, spec: NormalizedTable, months: list[Month]) -> dg.AssetCheckResult:
+    """For each month: its raw rows = its normalized rows + its quarantined rows."""
+    per_month = {_label(m): c for m, c in reconcile_months(warehouse, spec, months).items()}
+    off = {
+        month: counts
+        for month, counts in per_month.items()
+        if counts["raw"] != counts["normalized"] + counts["quarantined"]
+    }
+    totals = {name: sum(c[name] for c in per_month.values()) for name in ("raw", "normalized", "quarantined")}
+    return dg.AssetCheckResult(
+        passed=not off,
+        description=(
+            f"each of {len(months)} month(s): raw = normalized + quarantined "
+            f"({totals['raw']} = {totals['normalized']} + {totals['quarantined']})"
+            if not off
+            else f"{len(off)} month(s) of {len(months)} do not reconcile, e.g. {next(iter(off))}: "
+            f"{next(iter(off.values()))}"
+        ),
+        metadata={
+            "raw_rows": totals["raw"],
+            "normalized_rows": totals["normalized"],
+            "quarantined_rows": totals["quarantined"],
+            "unaccounted_rows": totals["raw"] - totals["normalized"] - totals["quarantined"],
+            "months_checked": len(months),
+            "months_not_reconciled": dg.MetadataValue.json(dict(list(off.items())[:SAMPLE_FAILURES])),
+            "rows_per_month": dg.MetadataValue.json(
+                {m: c for m, c in list(per_month.items())[:SAMPLE_FAILURES] if any(c.values())}
+            ),
+        },
+    )
+
+
+def _label(month: Month | None) -> str:
+    return "no month" if month is None else partition_key(month)
+
+
+NO_MONTH = None  # the bucket of rows in no partition
+
+
+def reconcile_months(
+    warehouse: Warehouse, spec: NormalizedTable, months: list[Month]
+) -> dict[Month | None, dict[str, int]]:
+    """Raw, normalized and quarantined rows of each month, and of no month (raw rows counted as
+    current versions)."""
+    assert spec.months is not None
+    year, month, day = spec.months.raw_year, spec.months.raw_month, spec.months.date
+    counts: dict[Month | None, dict[str, int]] = {
+        m: {"raw": 0, "normalized": 0, "quarantined": 0} for m in months
+    }
+
+    def add(name: str, sql: str) -> None:
+        for y, m, n in zip(*(c.to_pylist() for c in warehouse.query(sql).columns), strict=True):
+            key = (int(y), int(m))
+            if key in counts:
+                counts[key][name] += int(n)
+
+    raw_where = raw_months_sql(year, month, months)
+    per_raw_month = f'SELECT CAST("{year}" AS VARCHAR), CAST("{month}" AS VARCHAR), count(*) FROM '
+    if warehouse.table_exists(RAW, spec.raw_table):
+        add(
+            "raw",
+            f'{per_raw_month}{RAW}."{spec.raw_table}" WHERE {raw_where} AND {current_rows(warehouse, spec.raw_table)} GROUP BY 1, 2',
+        )
+    if warehouse.table_exists(QUARANTINE, spec.name):
+        add("quarantined", f'{per_raw_month}{QUARANTINE}."{spec.name}" WHERE {raw_where} GROUP BY 1, 2')
+    if warehouse.table_exists(NORMALIZED, spec.name):
+        add(
+            "normalized",
+            f'SELECT CAST(EXTRACT(YEAR FROM "{day}") AS INTEGER), CAST(EXTRACT(MONTH FROM "{day}") AS INTEGER), count(*) '
+            f'FROM {NORMALIZED}."{spec.name}" WHERE {date_months_sql(day, months)} GROUP BY 1, 2',
+        )
+    counts[NO_MONTH] = _rows_in_no_month(warehouse, spec)
+    return counts
+
+
+def _rows_in_no_month(warehouse: Warehouse, spec: NormalizedTable) -> dict[str, int]:
+    """Rows in no partition (a raw year or month that does not read as one, a date outside the
+    partitions): no month's check would see them, so every partitioned check counts them too."""
+    assert spec.months is not None
+    every = [(int(k[:4]), int(k[5:7])) for k in FLIGHT_MONTHS.get_partition_keys()]
+    outside_raw = f"NOT COALESCE({raw_months_sql(spec.months.raw_year, spec.months.raw_month, every)}, FALSE)"
+    outside = f"NOT COALESCE({date_months_sql(spec.months.date, every)}, FALSE)"
+    tables = {
+        "raw": (RAW, spec.raw_table, outside_raw),
+        "normalized": (NORMALIZED, spec.name, outside),
+        "quarantined": (QUARANTINE, spec.name, outside_raw),
+    }
+    found = {}
+    for name, (schema, table, where) in tables.items():
+        if schema == RAW and warehouse.table_exists(schema, table):
+            where += f" AND {current_rows(warehouse, table)}"
+        exists = warehouse.table_exists(schema, table)
+        found[name] = (
+            int(warehouse.scalar(f'SELECT count(*) FROM "{schema}"."{table}" WHERE {where}')) if exists else 0
+        )
+    return found
 
 
 def documented(metadata: dict[str, Any], contract: dg.TableSchema) -> dict[str, Any]:

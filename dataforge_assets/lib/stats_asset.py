@@ -1,4 +1,5 @@
-"""A stats table: one portable SQL SELECT over normalized tables, rebuilt whole by the warehouse."""
+"""A stats table: one portable SQL SELECT over normalized tables, rebuilt by the warehouse: whole, or,
+for a table partitioned by month, the run's months only."""
 
 from collections.abc import Mapping, Sequence
 
@@ -7,9 +8,19 @@ import dagster as dg
 from dataforge_assets.lib.asset_docs import PLATFORM_OWNER, lineage_of, schema_of
 from dataforge_assets.lib.code_version import sql_text, version_of
 from dataforge_assets.lib.metadata import table_metadata
+from dataforge_assets.lib.partitions import (
+    FLIGHT_MONTHS,
+    SINGLE_RUN,
+    Month,
+    date_months_sql,
+    partition_key,
+    run_months,
+)
 from dataforge_assets.lib.warehouse import Warehouse
 
 STATS = "stats"
+# Which SELECT built each stats table that is rebuilt by month: a changed SELECT rebuilds all months.
+BUILT_VERSIONS = "_built_versions"
 
 
 def sql_stats_asset(
@@ -19,9 +30,12 @@ def sql_stats_asset(
     description: str,
     columns: Mapping[str, tuple[str, str]] | None = None,
     lineage: Mapping[str, Sequence[tuple[dg.AssetKey, str]]] | None = None,
+    month_column: str | None = None,
 ) -> dg.AssetsDefinition:
     """`columns` {name: (type, description)} and `lineage` {column: [(asset, column)]} are shown before
-    the first run (the SELECT's own output is not known until a warehouse runs it)."""
+    the first run (the SELECT's own output is not known until a warehouse runs it). With `month_column`
+    (a date column of the output) the table is partitioned by month (partitions.py)."""
+    code_version = version_of([sql_text(select_sql)])
 
     @dg.asset(
         key=dg.AssetKey([STATS, name]),
@@ -30,7 +44,9 @@ def sql_stats_asset(
         kinds={"sql"},
         description=description,
         # The SELECT is the whole computation; its version shows a changed query as a changed asset.
-        code_version=version_of([sql_text(select_sql)]),
+        code_version=code_version,
+        partitions_def=FLIGHT_MONTHS if month_column else None,
+        backfill_policy=SINGLE_RUN,
         tags={"dataforge/layer": STATS},
         owners=[PLATFORM_OWNER],
         metadata={
@@ -39,9 +55,82 @@ def sql_stats_asset(
             **({"dagster/column_lineage": lineage_of(lineage)} if lineage else {}),
         },
     )
-    def _asset(warehouse: Warehouse) -> dg.MaterializeResult:
+    def _asset(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+        months = run_months(context) if month_column else None
         with warehouse.session(), warehouse.table_lock(STATS, name):
-            warehouse.replace_table_as(STATS, name, select_sql)
-            return dg.MaterializeResult(metadata=table_metadata(warehouse, STATS, name))
+            if month_column and months and _built_by(warehouse, name) == code_version:
+                # The run's months, and the months whose upstream partition changed since this table
+                # was last built (a normalized run brings new loads of any month in).
+                behind = [m for m in months_changed_upstream(context, deps) if m not in set(months)]
+                replace_months(warehouse, name, select_sql, month_column, sorted({*months, *behind}))
+                for month in behind:
+                    context.log_event(
+                        dg.AssetMaterialization(
+                            asset_key=context.asset_key,
+                            partition=partition_key(month),
+                            description="rebuilt: its upstream month changed",
+                        )
+                    )
+                scope = {"months_rebuilt": len(months) + len(behind), "months_caught_up": len(behind)}
+            else:
+                warehouse.replace_table_as(STATS, name, select_sql)
+                scope = {"months_rebuilt": "all"} if month_column else {}
+            if month_column:
+                _record_built(warehouse, name, code_version)
+            return dg.MaterializeResult(metadata={**scope, **table_metadata(warehouse, STATS, name)})
 
     return _asset
+
+
+def replace_months(
+    warehouse: Warehouse, name: str, select_sql: str, month_column: str, months: list[Month]
+) -> None:
+    """Replace these months' rows with the SELECT's rows of the same months, in one transaction."""
+    where = date_months_sql(month_column, months)
+    with warehouse.transaction():
+        warehouse.execute(f'DELETE FROM "{STATS}"."{name}" WHERE {where}')
+        warehouse.execute(
+            f'INSERT INTO "{STATS}"."{name}" SELECT * FROM ({select_sql}) AS stats WHERE {where}'
+        )
+
+
+def months_changed_upstream(context: dg.AssetExecutionContext, deps: Sequence[dg.AssetKey]) -> list[Month]:
+    """Months of the partitioned upstream assets materialized after this asset's latest materialization."""
+    latest = context.instance.fetch_materializations(context.asset_key, limit=1).records
+    if not latest:
+        return []
+    months: set[Month] = set()
+    for dep in deps:
+        cursor = None
+        while True:
+            found = context.instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=dep, after_storage_id=latest[0].storage_id),
+                limit=1000,
+                cursor=cursor,
+            )
+            for record in found.records:
+                if record.partition_key:
+                    year, month, _ = record.partition_key.split("-")
+                    months.add((int(year), int(month)))
+            if not found.has_more:
+                break
+            cursor = found.cursor
+    return sorted(months)
+
+
+def _built_by(warehouse: Warehouse, name: str) -> str | None:
+    """The version of the SELECT that built the table (None: no table, or built before versions were kept)."""
+    if not (warehouse.table_exists(STATS, name) and warehouse.table_exists(STATS, BUILT_VERSIONS)):
+        return None
+    return warehouse.scalar(
+        f"SELECT code_version FROM {STATS}.{BUILT_VERSIONS} WHERE table_name = ?", (name,)
+    )
+
+
+def _record_built(warehouse: Warehouse, name: str, code_version: str) -> None:
+    warehouse.execute(
+        f"CREATE TABLE IF NOT EXISTS {STATS}.{BUILT_VERSIONS} (table_name VARCHAR PRIMARY KEY, code_version VARCHAR)"
+    )
+    with warehouse.transaction():
+        warehouse.execute(f"DELETE FROM {STATS}.{BUILT_VERSIONS} WHERE table_name = ?", (name,))
+        warehouse.execute(f"INSERT INTO {STATS}.{BUILT_VERSIONS} VALUES (?, ?)", (name, code_version))

@@ -20,9 +20,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dataforge_assets.lib.environment import REPO_ROOT
+from dataforge_assets.lib.partitions import current_month
 
 DAGSTER = Path(sys.executable).with_name("dagster")
-SELECT_ALL = ["asset", "materialize", "-m", "dataforge_assets", "--select", "*"]
+# Every asset, for the current month (as automation runs the monthly tables): every new load is built.
+SELECT_ALL = [
+    "asset",
+    "materialize",
+    "-m",
+    "dataforge_assets",
+    "--select",
+    "*",
+    "--partition",
+    current_month(),
+]
 STEP_START = re.compile(r' - (\S+) - STEP_START - Started execution of step "')
 RUN_START = "RUN_START"
 

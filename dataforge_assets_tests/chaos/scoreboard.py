@@ -15,7 +15,7 @@ from dataforge_assets_tests.chaos.scenarios import Result
 HEADER = """# Reliability: the fault-injection scoreboard
 
 Written by the suite itself (`make chaos`, i.e. `python -m dataforge_assets_tests.chaos`); do not edit by
-hand. Every fault is real: `dagster asset materialize -m dataforge_assets --select '*'` processes killed
+hand. Every fault is real: `dagster asset materialize -m dataforge_assets --select '*' --partition <current month>` processes killed
 with SIGKILL at a random delay after a chosen step starts (dlt extract/normalize/load in `raw_*`,
 normalized builds, checks, stats), PostgreSQL backends terminated with `pg_terminate_backend`, two
 materializations plus a sensor-launched run at once. Before every run something new lands (a month file

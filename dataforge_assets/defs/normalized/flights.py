@@ -9,7 +9,7 @@ import dagster as dg
 
 from dataforge_assets.lib.contracts import safe_cast
 from dataforge_assets.lib.dimensions import DimensionJoin
-from dataforge_assets.lib.normalize import NormalizedTable
+from dataforge_assets.lib.normalize import MonthColumns, NormalizedTable
 from dataforge_assets.lib.normalized_asset import normalized_table_asset
 from dataforge_assets.lib.tables.columns import DeclaredContract, column
 
@@ -92,6 +92,8 @@ FLIGHTS = NormalizedTable(
     raw_columns=(*INT32_COLUMNS, "carrier", "tailnum", "origin", "dest"),
     lookups=("airlines",),
     dimensions=(CARRIER_NAME,),
+    # Partitioned by month: a backfill of a month range rebuilds those months from raw.
+    months=MonthColumns(raw_year="year", raw_month="month", date="flight_date"),
     description=(
         "One row per scheduled flight of 2013 from New York: typed, with scheduled departure (local "
         "time), delays in minutes, a cancelled flag and the carrier's current name. Rows that break the "

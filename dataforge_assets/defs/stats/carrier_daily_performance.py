@@ -49,4 +49,6 @@ carrier_daily_performance = sql_stats_asset(
         "on_time_share": [(FLIGHTS, "arr_delay")],
     },
     description="One row per carrier and flight date: flights, cancelled, average delays, on-time share.",
+    # Partitioned like normalized.flights: a month's backfill rebuilds that month's rows.
+    month_column="flight_date",
 )

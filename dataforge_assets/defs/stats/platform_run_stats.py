@@ -6,6 +6,7 @@ from dataforge_assets.lib.asset_docs import PLATFORM_OWNER, schema_of
 from dataforge_assets.lib.code_version import defining_module_text, version_of
 from dataforge_assets.lib.metadata import table_metadata
 from dataforge_assets.lib.operations.run_stats import run_stats_table
+from dataforge_assets.lib.partitions import SINGLE_RUN
 from dataforge_assets.lib.stats_asset import STATS
 from dataforge_assets.lib.warehouse import Warehouse
 
@@ -22,6 +23,7 @@ NAME = "platform_run_stats"
     ),
     # The aggregation is run_stats.py: a change there shows this asset as changed.
     code_version=version_of([defining_module_text(run_stats_table)]),
+    backfill_policy=SINGLE_RUN,  # selectable in a partition-range run (partitions.py)
     tags={"dataforge/layer": STATS},
     owners=[PLATFORM_OWNER],
     metadata={

