@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pairs", type=int, default=5, help="interleaved before/after pairs")
     parser.add_argument("--builds", type=int, default=4, help="builds per process (the first is cold)")
     parser.add_argument(
-        "--warehouses", nargs="+", default=["duckdb", "postgres"], choices=["duckdb", "postgres"]
+        "--warehouses", nargs="*", default=["duckdb", "postgres"], choices=["duckdb", "postgres"]
     )
     parser.add_argument("--row-hash", action="store_true", help="also time the scd2 row hash")
     parser.add_argument("--data", type=Path, default=DATA_ROOT, help="where generated data and work go")
