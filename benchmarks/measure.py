@@ -25,6 +25,7 @@ CASES = {
     "pg_executemany": ("benchmarks.cases.postgres_load", "executemany_upsert"),
     "pg_copy": ("benchmarks.cases.postgres_load", "copy_upsert"),
     "pg_warehouse": ("benchmarks.cases.postgres_load", "warehouse_load"),
+    "noop_prepare": ("benchmarks.cases.noop_build", "prepare"),
 }
 RESULT_PREFIX = "BENCHMARK-RESULT "
 

@@ -1,8 +1,9 @@
 """A normalized build run in its own process that stops half-way, so a test can kill it there.
 
-`python -m dataforge_assets_tests.atomic_child duckdb|postgres <path or URL> <writes>` runs the real
-`normalize.build` of a small table and, after its `<writes>`-th table write, prints PAUSED and sleeps:
-rows of some batches are then written inside the build's transaction, not yet committed.
+`python -m dataforge_assets_tests.atomic_child duckdb|postgres <path or URL> <writes> [<swap rows>]` runs
+the real `normalize.build` of a small table and, after its `<writes>`-th table write, prints PAUSED and
+sleeps: rows of some batches are then written inside the build's transaction, not yet committed. With
+`<swap rows>`, loads are swapped in by groups of about that many rows, a transaction each.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import polars as pl
 import pyarrow as pa_arrow
 
 from dataforge_assets.lib.contracts import safe_cast
-from dataforge_assets.lib.normalize import NormalizedTable, build
+from dataforge_assets.lib.normalize import SWAP_ROWS, NormalizedTable, build
 from dataforge_assets.lib.warehouse import DuckDBWarehouse, PostgresWarehouse, Warehouse
 
 PAUSED = "PAUSED"
@@ -70,11 +71,12 @@ def _pausing(base: type[Warehouse], after_writes: int) -> type[Warehouse]:
 
 def main() -> None:
     kind, where, after_writes = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    swap_rows = int(sys.argv[4]) if len(sys.argv) > 4 else SWAP_ROWS
     if kind == "duckdb":
         warehouse = _pausing(DuckDBWarehouse, after_writes)(database=where)
     else:
         warehouse = _pausing(PostgresWarehouse, after_writes)(url=where)
-    build(warehouse, READINGS, batch_rows=100)
+    build(warehouse, READINGS, batch_rows=100, swap_rows=swap_rows)
     print("DONE", flush=True)
 
 

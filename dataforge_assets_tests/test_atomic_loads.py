@@ -56,9 +56,10 @@ def deliver_again(warehouse: Warehouse) -> None:
     warehouse.write("raw", "readings", [raw_load("load_b", range(300, 600), 5000)], mode="append")
 
 
-def paused_build(kind: str, where: str, writes: int) -> subprocess.Popen:
+def paused_build(kind: str, where: str, writes: int, swap_rows: int | None = None) -> subprocess.Popen:
+    groups = [str(swap_rows)] if swap_rows else []
     child = subprocess.Popen(
-        [sys.executable, "-m", "dataforge_assets_tests.atomic_child", kind, where, str(writes)],
+        [sys.executable, "-m", "dataforge_assets_tests.atomic_child", kind, where, str(writes), *groups],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -101,6 +102,31 @@ def test_a_build_killed_half_way_leaves_none_of_it(target: tuple[str, str, Wareh
     assert_exactly_once(warehouse)
     loads = warehouse.query(f"SELECT load_id FROM {NORMALIZED}.{PROCESSED_LOADS} ORDER BY 1").column(0)
     assert loads.to_pylist() == ["load_a", "load_b"]
+
+
+def test_a_load_swapped_in_by_a_killed_build_is_swept_by_the_next(target: tuple[str, str, Warehouse]) -> None:
+    """The sweep is skipped when no raw load lost rows since it last ran (raw_history.py). A build killed
+    between its groups swapped a load in without sweeping: the next build must sweep, or a row that
+    left raw since would outlive it downstream."""
+    kind, where, warehouse = target
+    warehouse.write("raw", "readings", [raw_load("load_a", range(100), 1000)], mode="append")
+    build(warehouse, READINGS, batch_rows=100)
+    warehouse.write("raw", "readings", [raw_load("load_b", range(100, 200), 1000)], mode="append")
+    warehouse.write("raw", "readings", [raw_load("load_c", range(200, 300), 1000)], mode="append")
+
+    # One group per load. Writes: load_b's staging rows (2), its key format and ledger in the transaction
+    # that swaps it in (4, committed); load_c's staging (6): killed there, before any sweep.
+    child = paused_build(kind, where, writes=6, swap_rows=100)
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait(timeout=30)
+    downstream = f"SELECT k FROM {NORMALIZED}.readings UNION ALL SELECT k FROM {QUARANTINE}.readings"
+    assert len(warehouse.query(downstream)) == 200  # load_a and load_b
+
+    warehouse.execute("DELETE FROM raw.readings WHERE k = 'k150'")  # as a hard-delete load leaves raw
+    report = build(warehouse, READINGS, batch_rows=100)
+    assert report.loads == ["load_c"] and report.rows_deleted == 1
+    keys = warehouse.query(downstream).column(0).to_pylist()
+    assert "k150" not in keys and len(keys) == len(set(keys)) == 299
 
 
 # A server connection to cut exists on PostgreSQL only.

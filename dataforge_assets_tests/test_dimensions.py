@@ -16,6 +16,7 @@ from dataforge_assets.lib.dimensions import refresh_dimensions
 from dataforge_assets.lib.warehouse.duckdb import DuckDBWarehouse
 from dataforge_assets_tests.conftest import Platform, materialization_metadata
 from dataforge_assets_tests.demo_data import land_flights, land_reference, month_sample
+from dataforge_assets_tests.recording_warehouse import materialize_recorded
 
 SELECTION = "raw/flights, raw/airlines, normalized/flights, stats/carrier_daily_performance"
 NEW_NAME = "United Airlines Holdings Inc."
@@ -68,6 +69,11 @@ def test_renamed_carrier_reaches_normalized_flights_and_stats(stack: Platform) -
     # Unchanged dimension: nothing rewritten.
     again = platform.materialize("raw/airlines, normalized/flights")
     assert materialization_metadata(again, ["normalized", "flights"])["dimension_rows_refreshed"] == 0
+    # No load since the fingerprint was taken (raw._dlt_loads as it was): it is not taken again.
+    url = getattr(platform, "url", None)
+    statements = materialize_recorded(platform.definitions(), "normalized/flights", platform.instance, url)
+    assert any("_dlt_loads" in s for s in statements)
+    assert not any("string_agg" in s for s in statements), "fingerprint taken with no new load"
 
 
 def test_a_key_gone_from_the_dimension_leaves_the_name_unknown(tmp_path: Path) -> None:

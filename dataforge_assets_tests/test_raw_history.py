@@ -4,6 +4,7 @@ leaves normalized under scd2 (flagged in raw), replace (gone from raw) and merge
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import dagster as dg
@@ -12,6 +13,7 @@ import sqlalchemy as sa
 
 from dataforge_assets.lib.partitions import range_tags
 from dataforge_assets_tests.conftest import Platform, materialization_metadata
+from dataforge_assets_tests.recording_warehouse import materialize_recorded
 from dataforge_assets_tests.source_yaml import load_defs_folder, materialize, write_project_files
 from dataforge_assets_tests.test_source_sql_database import planes
 
@@ -86,6 +88,11 @@ class Fleet:
         }
         assert outcome["reconciliation"] and outcome["contract"], outcome
         return result
+
+    def run_recorded(self, selection: str = "*") -> list[str]:
+        """One run of the selection (assets only) on a warehouse that records its SQL: the statements."""
+        url = getattr(self.platform, "url", None)
+        return materialize_recorded(self.defs, selection, self.platform.instance, url)
 
     def update(self, tailnum: str, **values: object) -> None:
         with self.engine.begin() as con:
@@ -177,6 +184,59 @@ def test_merge_without_a_flag_keeps_a_row_deleted_at_the_source(fleet_factory) -
     fleet.delete(fleet.tails[0])
     fleet.run()
     assert fleet.tails[0] in fleet.normalized() and fleet.platform.count("raw.planes") == 5
+
+
+# The sweep's own statements (raw_history.py): its counts (nothing else counts quarantine whole, or
+# raw's current rows) and the raw keys it stages to find the rows that are gone.
+SWEEP = re.compile(r'count\(\*\) FROM (raw\."planes" WHERE|"quarantine"\."planes"$)|_live_keys_planes')
+
+
+def sweeps(statements: list[str]) -> list[str]:
+    return [s for s in statements if SWEEP.search(s)]
+
+
+def later(tailnum: str, year: int = 2030) -> dict[str, object]:
+    """Values that move the row past the cursor (updated_at), so the next load brings it again."""
+    return {"updated_at": planes(0, 1)[0]["updated_at"].replace(year=year)}
+
+
+@pytest.mark.parametrize(
+    "fleet_factory", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_plain_merge_builds_skip_the_sweep_until_raw_loses_a_row(fleet_factory) -> None:  # noqa: ANN001
+    """No raw row can have left: no sweep query at all. A re-delivered row leaves its load: swept again."""
+    fleet = fleet_factory("cursor_field: updated_at")
+    fleet.run()
+    # Nothing new (the automation no-op), then a load of a new row only: raw lost nothing.
+    assert sweeps(fleet.run_recorded("normalized/planes")) == []
+    with fleet.engine.begin() as con:
+        con.execute(fleet.table.insert(), [{**planes(5, 1)[0], **later("", 2029)}])
+    statements = fleet.run_recorded()
+    assert sweeps(statements) == [] and "normalized" in " ".join(statements)
+    assert len(fleet.normalized()) == 6
+    # A row updated at the source: its new version replaces the old one in raw (the old load lost it).
+    fleet.update(fleet.tails[2], seats=77, **later(fleet.tails[2]))
+    swept = sweeps(fleet.run_recorded())
+    assert swept and not any("_live_keys" in s for s in swept)  # counted: nothing gone, no key comparison
+    assert fleet.normalized()[fleet.tails[2]] == 77 and len(fleet.normalized()) == 6
+
+
+@pytest.mark.parametrize(
+    "fleet_factory", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_a_hard_delete_is_swept_downstream(fleet_factory) -> None:  # noqa: ANN001
+    """merge with a deleted flag: the flagged row leaves raw, so the build sweeps and it leaves normalized."""
+    fleet = fleet_factory("deleted_flag: deleted\n        cursor_field: updated_at", flag=True)
+    fleet.run()
+    assert sweeps(fleet.run_recorded("normalized/planes")) == []
+    gone = fleet.tails[1]
+    fleet.update(gone, deleted=True, **later(gone))
+    statements = fleet.run_recorded()
+    assert sweeps(statements), "the load deleted a raw row: the build must look for it downstream"
+    assert fleet.platform.sql(f"SELECT count(*) FROM raw.planes WHERE tailnum = '{gone}'") == [(0,)]
+    assert gone not in fleet.normalized() and len(fleet.normalized()) == 4
+    # Swept once: the next build finds raw as the sweep left it.
+    assert sweeps(fleet.run_recorded("normalized/planes")) == []
 
 
 FILES_SOURCE = """

@@ -6,6 +6,13 @@ row from the dimension's current rows, in SQL, inside the build's transaction, a
 dimension's contents changed since the table last followed them (a fingerprint per dimension). The
 normalized asset depends on the dimension's raw table, so automation re-runs it when the dimension
 is loaded, and the stats built from the table follow.
+
+The fingerprint reads the whole dimension; it is only needed when raw may have changed since it was
+taken. Raw tables change by dlt loads, and dlt records each load in `raw._dlt_loads` once the load's data
+is committed: while that table has the same loads as when the fingerprint was recorded, the fingerprint
+stands. (A build between a load's commit and its record sees the old loads and keeps the old values; the
+record comes before the raw asset's materialization, whose automation runs the next build.) Not the
+dimension's own latest `_dlt_load_id`: a load that only deletes or retires rows leaves it as it was.
 """
 
 from __future__ import annotations
@@ -27,6 +34,8 @@ else:
     pa = lazy_module("pyarrow")
 
 FINGERPRINTS = "_dimension_fingerprints"
+DLT_LOADS = "_dlt_loads"  # dlt's record of the loads completed into a dataset
+LOADS_SEEN = "raw_loads_seen"  # FINGERPRINTS' column: the completed loads when the fingerprint was taken
 
 
 @dataclass(frozen=True)
@@ -58,15 +67,20 @@ class DimensionJoin:
 def refresh_dimensions(warehouse: Warehouse, table: str, dimensions: Sequence[DimensionJoin]) -> int:
     """Rows of normalized.<table> whose copied columns were rewritten. Call inside the build's transaction."""
     refreshed = 0
+    loads = _completed_loads(warehouse) if dimensions else None  # read before any fingerprint is taken
     for dimension in dimensions:
         if not warehouse.table_exists(RAW, dimension.lookup):
             continue
-        fingerprint = _fingerprint(warehouse, dimension)
-        if fingerprint == _recorded(warehouse, table, dimension.lookup):
+        recorded, recorded_loads = _recorded(warehouse, table, dimension.lookup)
+        if loads is not None and loads == recorded_loads:
             continue
-        if warehouse.table_exists(NORMALIZED, table):
-            refreshed += _rewrite(warehouse, table, dimension)
-        _record(warehouse, table, dimension.lookup, fingerprint)
+        fingerprint = _fingerprint(warehouse, dimension)
+        if fingerprint != recorded:
+            if warehouse.table_exists(NORMALIZED, table):
+                refreshed += _rewrite(warehouse, table, dimension)
+        elif loads == recorded_loads:
+            continue
+        _record(warehouse, table, dimension.lookup, fingerprint, loads)
     return refreshed
 
 
@@ -80,14 +94,11 @@ def _rewrite(warehouse: Warehouse, table: str, dimension: DimensionJoin) -> int:
     # A key the dimension no longer has (deleted there) leaves the copied columns unknown (NULL).
     known = " OR ".join(f't."{dst}" IS NOT NULL' for dst, _ in dimension.columns)
     orphaned = f'({known}) AND NOT EXISTS (SELECT 1 FROM {current} AS d WHERE d.k = t."{dimension.key}")'
-    count = int(warehouse.scalar(f"SELECT count(*) FROM {target} AS t, {current} AS d WHERE {changed}"))
-    count += int(warehouse.scalar(f"SELECT count(*) FROM {target} AS t WHERE {orphaned}"))
-    if count:
-        assignments = ", ".join(f'"{dst}" = d.v{i}' for i, (dst, _) in enumerate(dimension.columns))
-        warehouse.execute(f"UPDATE {target} AS t SET {assignments} FROM {current} AS d WHERE {changed}")
-        cleared = ", ".join(f'"{dst}" = NULL' for dst, _ in dimension.columns)
-        warehouse.execute(f"UPDATE {target} AS t SET {cleared} WHERE {orphaned}")
-    return count
+    assignments = ", ".join(f'"{dst}" = d.v{i}' for i, (dst, _) in enumerate(dimension.columns))
+    cleared = ", ".join(f'"{dst}" = NULL' for dst, _ in dimension.columns)
+    # Each UPDATE touches only rows that change, and says how many: no counting pass before it.
+    count = warehouse.modify(f"UPDATE {target} AS t SET {assignments} FROM {current} AS d WHERE {changed}")
+    return count + warehouse.modify(f"UPDATE {target} AS t SET {cleared} WHERE {orphaned}")
 
 
 def _fingerprint(warehouse: Warehouse, dimension: DimensionJoin) -> str:
@@ -103,21 +114,41 @@ def _fingerprint(warehouse: Warehouse, dimension: DimensionJoin) -> str:
     return str(value)
 
 
-def _recorded(warehouse: Warehouse, table: str, dimension: str) -> str | None:
-    if not warehouse.table_exists(NORMALIZED, FINGERPRINTS):
+def _completed_loads(warehouse: Warehouse) -> str | None:
+    """The loads dlt completed into raw, as one value (how many, the latest); None without dlt's table."""
+    if not warehouse.table_exists(RAW, DLT_LOADS):
         return None
-    value = warehouse.scalar(
-        f"SELECT max(fingerprint) FROM {NORMALIZED}.{FINGERPRINTS} WHERE table_name = ? AND dimension = ?",
+    result = warehouse.query(f"SELECT count(*), max(load_id) FROM {RAW}.{DLT_LOADS}")
+    count, latest = (c[0].as_py() for c in result.columns)
+    return f"{count}:{latest}"
+
+
+def _recorded(warehouse: Warehouse, table: str, dimension: str) -> tuple[str | None, str | None]:
+    """(fingerprint, completed loads when it was taken); a table recorded before loads were: None."""
+    if not warehouse.table_exists(NORMALIZED, FINGERPRINTS):
+        return None, None
+    rows = warehouse.query(
+        f"SELECT * FROM {NORMALIZED}.{FINGERPRINTS} WHERE table_name = ? AND dimension = ?",
         (table, dimension),
-    )
-    return None if value is None else str(value)
+    ).to_pylist()
+    if not rows:
+        return None, None
+    return rows[0]["fingerprint"], rows[0].get(LOADS_SEEN)
 
 
-def _record(warehouse: Warehouse, table: str, dimension: str, fingerprint: str) -> None:
+def _record(warehouse: Warehouse, table: str, dimension: str, fingerprint: str, loads: str | None) -> None:
     if warehouse.table_exists(NORMALIZED, FINGERPRINTS):
         warehouse.execute(
             f"DELETE FROM {NORMALIZED}.{FINGERPRINTS} WHERE table_name = ? AND dimension = ?",
             (table, dimension),
         )
-    row = pa.table({"table_name": [table], "dimension": [dimension], "fingerprint": [fingerprint]})
+    # A table made before LOADS_SEEN gains the column here (the warehouse's append adds it).
+    row = pa.table(
+        {
+            "table_name": [table],
+            "dimension": [dimension],
+            "fingerprint": [fingerprint],
+            LOADS_SEEN: pa.array([loads], pa.string()),
+        }
+    )
     warehouse.write(NORMALIZED, FINGERPRINTS, [row], mode="append")

@@ -232,7 +232,7 @@ def _build_loads(
         with warehouse.transaction():
             if legacy:  # a rebuild of a raw table with no rows: nothing is left
                 _forget_table(warehouse, spec.name)
-            _follow_raw(warehouse, spec, report)
+            _follow_raw(warehouse, spec, report, counts)
         return report
     # Batches go to staging tables, each committed on its own (memory stays bounded: one transaction
     # holding every batch kept them all in memory, 5 GB at 10M rows). Then one transaction swaps them in
@@ -255,7 +255,7 @@ def _build_loads(
             if number == len(groups):
                 if report.rebuilt:
                     _drop_obsolete_columns(warehouse, spec)
-                _follow_raw(warehouse, spec, report)
+                _follow_raw(warehouse, spec, report, counts)
     return report
 
 
@@ -306,9 +306,12 @@ def _raw_rows_per_month(
     return per_month
 
 
-def _follow_raw(warehouse: Warehouse, spec: NormalizedTable, report: BuildReport) -> None:
-    """Rows whose raw row was deleted go; copied dimension columns take the dimension's current values."""
-    report.rows_deleted = sweep_deleted(warehouse, spec.name, spec.raw_table, spec.key)
+def _follow_raw(
+    warehouse: Warehouse, spec: NormalizedTable, report: BuildReport, counts: Mapping[str, int]
+) -> None:
+    """Rows whose raw row was deleted go; copied dimension columns take the dimension's current values.
+    `counts` (raw rows per load, read before the build read raw) let the sweep skip when none left."""
+    report.rows_deleted = sweep_deleted(warehouse, spec.name, spec.raw_table, spec.key, counts, report.loads)
     report.dimension_rows_refreshed = refresh_dimensions(warehouse, spec.name, spec.dimensions)
     if spec.months is not None and (report.rows_deleted or report.dimension_rows_refreshed):
         # Rows changed in place, in any month: every month of the table counts as written.

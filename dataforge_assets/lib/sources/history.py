@@ -5,19 +5,22 @@ but Arrow tables (the fast path every source here yields) reach it as they are: 
 load would look like all new versions (dlt would even refuse the table). The hash is md5 over the row's
 values as text, so it is the same on every run and every library version; `_source_row` (a row's
 line in its file) is left out, so a row that only moved within a re-delivered file is no new version.
+The md5 of the text is DuckDB's (`md5`, hex digest of the UTF-8 bytes): the same values hashlib gave
+row by row before, so tables loaded then see no change on upgrade, in a fraction of the time.
 """
 
 from __future__ import annotations
 
-import hashlib
 from typing import TYPE_CHECKING, Any
 
 from dataforge_assets.lib.lazy import lazy_module
 
 if TYPE_CHECKING:
+    import duckdb
     import polars as pl
     import pyarrow as pa
 else:
+    duckdb = lazy_module("duckdb")
     pl = lazy_module("polars")
     pa = lazy_module("pyarrow")
 
@@ -44,8 +47,17 @@ def with_row_hash(item: Any) -> Any:
             separator="\x1f",
         )
     ).to_series()
-    hashes = pa.array([hashlib.md5(v.encode(), usedforsecurity=False).hexdigest() for v in text], pa.string())
+    hashes = md5_hex(text.to_arrow())
     table = item if isinstance(item, pa.Table) else pa.Table.from_batches([item])
     if ROW_HASH in table.column_names:
         table = table.drop_columns([ROW_HASH])
     return table.append_column(ROW_HASH, hashes)
+
+
+def md5_hex(text: pa.Array) -> pa.Array:
+    """md5 hex digest of each string, in order (vectorized: DuckDB, in memory, off any warehouse)."""
+    # A connection of its own (threads may extract at once); insertion order kept: rows stay in place.
+    with duckdb.connect(config={"preserve_insertion_order": True}) as con:
+        con.register("rows", pa.table({"text": text}))
+        hashes = con.sql("SELECT md5(text) FROM rows").to_arrow_table().column(0)
+    return hashes.combine_chunks().cast(pa.string())

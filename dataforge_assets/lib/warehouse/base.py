@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Literal
@@ -29,6 +30,8 @@ class Warehouse(dg.ConfigurableResource):
 
     _run_id: str | None = PrivateAttr(default=None)
     _log: Any = PrivateAttr(default=None)
+    # This thread's open session(): how deep, and what `session_columns` remembered in it.
+    _session_state: threading.local = PrivateAttr(default_factory=threading.local)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         # Every run that touches the warehouse says which process executes it: the dead-run sensor
@@ -49,8 +52,19 @@ class Warehouse(dg.ConfigurableResource):
     def session(self, read_only: bool = False) -> Iterator[None]:
         """Hold the warehouse open for one step, so the many short operations in it share one
         opening (and one flush to disk) instead of paying for it each. Re-entrant. Writers are
-        serialized; `read_only` sessions (checks that only read) may share the warehouse."""
-        yield
+        serialized; `read_only` sessions (checks that only read) may share the warehouse.
+        Subclasses that override it enter `super().session()` too (it scopes `session_columns`)."""
+        state = self._session_state
+        depth = getattr(state, "depth", 0)
+        if depth == 0:
+            state.columns = {}
+        state.depth = depth + 1
+        try:
+            yield
+        finally:
+            state.depth = depth
+            if depth == 0:
+                state.columns = {}
 
     @contextmanager
     def table_lock(self, schema: str, table: str) -> Iterator[None]:
@@ -113,6 +127,24 @@ class Warehouse(dg.ConfigurableResource):
 
     def columns(self, schema: str, table: str) -> list[tuple[str, str]]:
         """(name, type) of each column in order; empty if the table does not exist."""
+        raise NotImplementedError
+
+    def session_columns(self, schema: str, table: str) -> list[tuple[str, str]]:
+        """`columns`, asked once per session (step) while the table exists: only for tables that the
+        session itself does not alter, such as the raw tables a build reads (dlt alters them in the raw
+        steps). Outside a session, or while the table does not exist, asked every time."""
+        remembered = getattr(self._session_state, "columns", None)
+        if not getattr(self._session_state, "depth", 0) or remembered is None:
+            return self.columns(schema, table)
+        if (schema, table) not in remembered:
+            found = self.columns(schema, table)
+            if not found:
+                return found
+            remembered[(schema, table)] = found
+        return list(remembered[(schema, table)])
+
+    def modify(self, sql: str, params: tuple[Any, ...] | None = None) -> int:
+        """Run an UPDATE, DELETE or INSERT; returns the rows it changed (no count query beforehand)."""
         raise NotImplementedError
 
     def scalar(self, sql: str, params: tuple[Any, ...] | None = None) -> Any:

@@ -89,7 +89,7 @@ class DuckDBWarehouse(DuckDBResource, Warehouse):
         # DuckDB keeps a database open in a process while any connection to it is open: opening the
         # file costs ~30 ms and closing it a checkpoint, which a pipeline run otherwise paid ~80 times
         # (benchmarks/README.md). The file (and the writer lock) stay held only until the step ends.
-        with self.get_connection(read_only=read_only):
+        with super().session(read_only), self.get_connection(read_only=read_only):
             yield
 
     @property
@@ -158,6 +158,12 @@ class DuckDBWarehouse(DuckDBResource, Warehouse):
     def execute(self, sql: str, params: tuple[Any, ...] | None = None) -> None:
         with self.get_connection() as con:
             con.execute(sql, params)
+
+    def modify(self, sql: str, params: tuple[Any, ...] | None = None) -> int:
+        with self.get_connection() as con:
+            # DuckDB answers a data-changing statement with one row: the rows it changed.
+            rows = con.execute(sql, params).fetchall()
+        return int(rows[0][0]) if rows else 0
 
     def query(self, sql: str, params: tuple[Any, ...] | None = None) -> pa.Table:
         with self.get_connection() as con:

@@ -155,6 +155,11 @@ class PostgresWarehouse(Warehouse):
         with self._cursor() as cur:
             cur.execute(_pg_params(sql) if params else sql, params)
 
+    def modify(self, sql: str, params: tuple[Any, ...] | None = None) -> int:
+        with self._cursor() as cur:
+            cur.execute(_pg_params(sql) if params else sql, params)
+            return int(cur.rowcount)
+
     def query(self, sql: str, params: tuple[Any, ...] | None = None) -> pa.Table:
         with self._cursor() as cur:
             cur.execute(_pg_params(sql) if params else sql, params)
