@@ -106,11 +106,20 @@ def test_normalized_and_stats_update_when_upstream_changes(platform: Platform) -
     assert first.total_requested == 0  # nothing upstream exists yet
 
     # Raw changed: normalized and, through it, the stats are requested in one tick (no job chains).
+    # An unpartitioned table reading the monthly normalized/flights (route_stats) is not requested in
+    # the same tick as a month of it (Dagster does not chain requests across partitionings): it
+    # follows on the tick after that month is materialized.
     platform.materialize("raw/flights,raw/airlines")
     after_raw = dg.evaluate_automation_conditions(defs=defs, instance=platform.instance, cursor=first.cursor)
     downstream = _downstream(defs, "raw/flights", "raw/airlines")
     assert {"normalized/flights", "stats/carrier_daily_performance", "stats/route_stats"} <= downstream
-    assert _requested(defs, after_raw) == downstream
+    assert _requested(defs, after_raw) == downstream - {"stats/route_stats"}
+    platform.materialize(",".join(sorted(downstream - {"stats/route_stats"})))
+    next_tick = dg.evaluate_automation_conditions(
+        defs=defs, instance=platform.instance, cursor=after_raw.cursor
+    )
+    assert _requested(defs, next_tick) == {"stats/route_stats"}
+    after_raw = next_tick
 
     platform.materialize(",".join(sorted(downstream)))
     settled = dg.evaluate_automation_conditions(
@@ -121,7 +130,7 @@ def test_normalized_and_stats_update_when_upstream_changes(platform: Platform) -
     land_flights(platform.env, 2, month_sample(2, 10))
     platform.materialize("raw/flights")
     again = dg.evaluate_automation_conditions(defs=defs, instance=platform.instance, cursor=settled.cursor)
-    assert _requested(defs, again) == _downstream(defs, "raw/flights")
+    assert _requested(defs, again) == _downstream(defs, "raw/flights") - {"stats/route_stats"}
 
 
 def test_each_source_sla_is_one_native_freshness_policy(platform: Platform) -> None:
