@@ -70,8 +70,14 @@ class ForkedRunLauncher(dg.DefaultRunLauncher):
 
     def launch_run(self, context: LaunchRunContext) -> None:
         run = context.dagster_run
-        if not self._forks(run) or not self._forkserver_ready():
+        if not self._forks(run):
             super().launch_run(context)
+            return
+        if not self._warm.is_set():
+            # The code server starts this one; the forkserver warms once that worker has done its own
+            # imports, so the two do not share the CPU.
+            super().launch_run(context)
+            self._start_warmup()
             return
         from dagster._grpc.impl import start_run_in_subprocess
         from dagster._grpc.types import ExecuteExternalJobArgs
@@ -123,14 +129,13 @@ class ForkedRunLauncher(dg.DefaultRunLauncher):
         origin = run.job_code_origin
         return origin is not None and origin.repository_origin.executable_path == sys.executable
 
-    def _forkserver_ready(self) -> bool:
-        """True once the forkserver has done its imports; the first call starts it in the background."""
+    def _start_warmup(self) -> None:
+        """Start the forkserver in the background (once); launches fork from it when it is ready."""
         with self._warming:
             if self._warmup is None:
                 self._context.set_forkserver_preload(PRELOAD)
                 self._warmup = threading.Thread(target=self._start_forkserver, daemon=True)
                 self._warmup.start()
-        return self._warm.is_set()
 
     def _start_forkserver(self) -> None:
         from multiprocessing import forkserver
