@@ -184,4 +184,5 @@ def _wait_until_started(worker: Any, events: Any, run_id: str) -> None:
             raise DagsterLaunchFailedError(
                 message.message, serializable_error_info=message.serializable_error_info
             )
+    worker.kill()  # the launch fails: no worker may go on to execute the run behind its back
     raise DagsterLaunchFailedError(f"Run worker for {run_id} did not start in {START_TIMEOUT_SECONDS}s")
