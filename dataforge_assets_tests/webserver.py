@@ -38,7 +38,9 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_webserver(root: Path, extra_env: dict[str, str] | None = None) -> Iterator[Webserver]:
+def running_webserver(
+    root: Path, extra_env: dict[str, str] | None = None, workspace: Path = REPO_ROOT / "workspace.yaml"
+) -> Iterator[Webserver]:
     """Start dagster-webserver on 127.0.0.1 with the embedded instance; stop it, and what it spawned, after.
 
     Launched runs start at once (DefaultRunCoordinator) and no daemon runs: with one, the platform's own
@@ -58,7 +60,7 @@ def running_webserver(root: Path, extra_env: dict[str, str] | None = None) -> It
         **(extra_env or {}),
     }
     log = root / "webserver.log"
-    webserver = _start([BIN / "dagster-webserver", "-h", "127.0.0.1", "-p", str(port)], env, log)
+    webserver = _start([BIN / "dagster-webserver", "-h", "127.0.0.1", "-p", str(port)], env, log, workspace)
     server = Webserver(f"http://127.0.0.1:{port}", port, dagster_home, data_home, log)
     try:
         _wait_until_loaded(server, webserver)
@@ -67,10 +69,10 @@ def running_webserver(root: Path, extra_env: dict[str, str] | None = None) -> It
         _stop(webserver)
 
 
-def _start(command: list[Any], env: dict[str, str], log: Path) -> subprocess.Popen:
+def _start(command: list[Any], env: dict[str, str], log: Path, workspace: Path) -> subprocess.Popen:
     with open(log, "wb") as out:
         return subprocess.Popen(
-            [*command, "-w", "workspace.yaml"],
+            [*command, "-w", str(workspace)],
             cwd=REPO_ROOT,
             env=env,
             stdout=out,

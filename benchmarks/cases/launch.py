@@ -3,8 +3,9 @@
 A real `dagster-webserver` and `dagster-daemon` on 127.0.0.1 with the repo's dagster.yaml (the run
 queue, run monitoring, retries) and workspace.yaml; dagster_graphql's client launches
 `stats/platform_run_stats` (one step, ~0.5-1 s of work) and the run's own events say when its step started.
-What the wait holds: the queue daemon's next look at the queue, the run launcher asking the code server
-to start the run, a new run-worker process importing Dagster and loading the definitions, the run's start.
+What the wait holds: the queue daemon's next look at the queue, the run launcher starting the run worker
+(forked from its warm forkserver, or, for the first run after the daemon starts, a fresh interpreter the
+code server spawns: each run says which), the worker loading the definitions, the run's start.
 """
 
 from __future__ import annotations
@@ -71,9 +72,11 @@ def _wait_ready(client: Any, webserver: subprocess.Popen, daemon: subprocess.Pop
     raise TimeoutError(f"webserver/daemon not ready in {STARTUP_SECONDS}s: see {logs}")
 
 
-def _step_start_seconds(instance: Any, run_id: str, launched_at: float) -> dict[str, float]:
+def _step_start_seconds(instance: Any, run_id: str, launched_at: float) -> dict[str, Any]:
     """Seconds from the launch to the run's milestones, from the run's own events."""
     from dagster import DagsterEventType, DagsterRunStatus
+
+    from dataforge_assets.lib.operations.forked_run_launcher import FORKED, LAUNCHER_TAG
 
     deadline = time.monotonic() + RUN_SECONDS
     while time.monotonic() < deadline:
@@ -97,6 +100,7 @@ def _step_start_seconds(instance: Any, run_id: str, launched_at: float) -> dict[
             name = "WORKER_STARTED"  # the run worker process is up: Dagster imported, the instance open
         firsts.setdefault(name, record.timestamp)
     return {
+        "worker": "forked" if run.tags.get(LAUNCHER_TAG) == FORKED else "code server",
         "enqueued": firsts[DagsterEventType.RUN_ENQUEUED.value] - launched_at,
         "dequeued": firsts[DagsterEventType.RUN_STARTING.value] - launched_at,
         "worker_started": firsts.get("WORKER_STARTED", float("nan")) - launched_at,
