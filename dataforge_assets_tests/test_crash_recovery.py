@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -234,6 +235,28 @@ def test_a_run_killed_before_it_opens_the_warehouse_is_still_failed(home: Home, 
     result = fail_dead_runs(dg.build_sensor_context(instance=instance))
     assert run.run_id in str(result.skip_message)
     assert instance.get_run_by_id(run.run_id).status == dg.DagsterRunStatus.FAILURE
+
+
+def test_a_starting_run_whose_forked_worker_died_is_failed_and_one_without_a_worker_is_not(
+    home: Home,
+) -> None:
+    """The forked launcher tags a run with its worker while the run is still STARTING: a worker killed
+    then (before the run reaches STARTED) is found too; a STARTING run with no worker yet is left alone."""
+    instance = home.instance()
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a real process, now gone: its pid names no live worker
+    tags = Worker(pid=gone.pid, host=socket.gethostname(), started=None).tags()
+    dead = instance.create_run_for_job(
+        dg.GraphDefinition(name="g").to_job(), tags=tags, status=dg.DagsterRunStatus.STARTING
+    )
+    waiting = instance.create_run_for_job(
+        dg.GraphDefinition(name="g").to_job(), status=dg.DagsterRunStatus.STARTING
+    )
+
+    result = fail_dead_runs(dg.build_sensor_context(instance=instance))
+    assert dead.run_id in str(result.skip_message) and waiting.run_id not in str(result.skip_message)
+    assert instance.get_run_by_id(dead.run_id).status == dg.DagsterRunStatus.FAILURE
+    assert instance.get_run_by_id(waiting.run_id).status == dg.DagsterRunStatus.STARTING
 
 
 def test_heal_fails_a_dead_run_and_clears_the_lock_it_left(

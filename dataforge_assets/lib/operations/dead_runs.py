@@ -1,9 +1,9 @@
 """Runs whose worker process died (kill -9, OOM, power loss) are failed, so run retries and alerts fire.
 
 The default run launcher cannot tell a dead worker from a busy one, and a CLI run has no launcher at
-all: such a run would stay STARTED for ever. Every run that opens the warehouse tags itself with its
-worker process (Warehouse.setup_for_execution); this sensor fails a STARTED run whose worker, on this
-host, is gone.
+all: such a run would stay STARTED for ever. Every run is tagged with its worker process (by the
+executor, worker_executor.py, or at launch by the forked launcher, forked_run_launcher.py, while the run
+is still STARTING); this sensor fails a STARTING or STARTED run whose worker, on this host, is gone.
 """
 
 from __future__ import annotations
@@ -34,8 +34,10 @@ class DeadRun:
 
 
 def dead_runs(instance: dg.DagsterInstance) -> Iterator[DeadRun]:
-    """STARTED runs whose worker process on this host no longer exists (or is another process now)."""
-    for run in instance.get_runs(filters=dg.RunsFilter(statuses=[dg.DagsterRunStatus.STARTED])):
+    """STARTING or STARTED runs whose worker process on this host no longer exists (or is another
+    process now). A STARTING run without a worker tag has no worker yet: it is left alone."""
+    statuses = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED]
+    for run in instance.get_runs(filters=dg.RunsFilter(statuses=statuses)):
         worker = Worker.from_tags(dict(run.tags))
         if worker is not None and worker.alive() is False:
             yield DeadRun(run, worker)
@@ -57,7 +59,7 @@ def fail_dead_run(instance: dg.DagsterInstance, dead: DeadRun) -> None:
     minimum_interval_seconds=SENSOR_INTERVAL_SECONDS,
     default_status=dg.DefaultSensorStatus.RUNNING,
     description=(
-        "Fails STARTED runs whose worker process on this host is gone (killed or crashed), so run retries "
+        "Fails STARTING or STARTED runs whose worker process on this host is gone (killed or crashed), so run retries "
         "and failure alerts fire and nothing waits on them."
     ),
 )
