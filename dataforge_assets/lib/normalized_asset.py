@@ -120,7 +120,25 @@ def normalized_table_asset(spec: NormalizedTable, derived: Lineage | None = None
             written = _months_materialized_in_run(context, key)
             return check_months(warehouse, spec, sorted({*months, *written}))
 
-    return [_asset, _contract, _reconciliation]
+    if not spec.months:
+        return [_asset, _contract, _reconciliation]
+
+    @dg.asset_check(
+        asset=key,
+        name="reconciliation_by_load",
+        # Not blocking: a month's own check guards what is built from it; this one reports a loss
+        # anywhere in the table (a month no run targets) without holding up the repair of other months.
+        blocking=False,
+        description=(
+            f"Nothing lost anywhere in the table: for every processed raw.{spec.raw_table} load, its rows = "
+            f"its {NORMALIZED}.{spec.name} rows + its {QUARANTINE}.{spec.name} rows."
+        ),
+    )
+    def _reconciliation_by_load(warehouse: Warehouse) -> dg.AssetCheckResult:
+        with warehouse.session(read_only=True):
+            return check_reconciliation(warehouse, spec)
+
+    return [_asset, _contract, _reconciliation, _reconciliation_by_load]
 
 
 def _build_and_report(

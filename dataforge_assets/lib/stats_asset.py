@@ -13,6 +13,7 @@ from dataforge_assets.lib.partitions import (
     SINGLE_RUN,
     Month,
     date_months_sql,
+    in_partitions,
     partition_key,
     run_months,
 )
@@ -63,18 +64,16 @@ def sql_stats_asset(
                 # was last built (a normalized run brings new loads of any month in).
                 behind = [m for m in months_changed_upstream(context, deps) if m not in set(months)]
                 replace_months(warehouse, name, select_sql, month_column, sorted({*months, *behind}))
-                for month in behind:
-                    context.log_event(
-                        dg.AssetMaterialization(
-                            asset_key=context.asset_key,
-                            partition=partition_key(month),
-                            description="rebuilt: its upstream month changed",
-                        )
-                    )
+                _report_months(context, behind)
                 scope = {"months_rebuilt": len(months) + len(behind), "months_caught_up": len(behind)}
             else:
                 warehouse.replace_table_as(STATS, name, select_sql)
                 scope = {"months_rebuilt": "all"} if month_column else {}
+                if month_column and months:
+                    # Every month was rebuilt: each partition with rows is materialized, not only the run's.
+                    _report_months(
+                        context, [m for m in _months_in(warehouse, name, month_column) if m not in months]
+                    )
             if month_column:
                 _record_built(warehouse, name, code_version)
             return dg.MaterializeResult(metadata={**scope, **table_metadata(warehouse, STATS, name)})
@@ -92,6 +91,26 @@ def replace_months(
         warehouse.execute(
             f'INSERT INTO "{STATS}"."{name}" SELECT * FROM ({select_sql}) AS stats WHERE {where}'
         )
+
+
+def _report_months(context: dg.AssetExecutionContext, months: list[Month]) -> None:
+    for month in in_partitions(months):
+        context.log_event(
+            dg.AssetMaterialization(
+                asset_key=context.asset_key,
+                partition=partition_key(month),
+                description="rebuilt with the run's months (its upstream month changed, or the table was rebuilt whole)",
+            )
+        )
+
+
+def _months_in(warehouse: Warehouse, name: str, month_column: str) -> list[Month]:
+    found = warehouse.query(
+        f'SELECT DISTINCT CAST(EXTRACT(YEAR FROM "{month_column}") AS INTEGER), '
+        f'CAST(EXTRACT(MONTH FROM "{month_column}") AS INTEGER) FROM "{STATS}"."{name}" '
+        f'WHERE "{month_column}" IS NOT NULL'
+    )
+    return [(int(y), int(m)) for y, m in zip(*(c.to_pylist() for c in found.columns), strict=True)]
 
 
 def months_changed_upstream(context: dg.AssetExecutionContext, deps: Sequence[dg.AssetKey]) -> list[Month]:
