@@ -277,3 +277,60 @@ def test_a_month_rebuild_on_the_postgres_warehouse(pg_platform: Platform) -> Non
     assert checks["reconciliation"].metadata["rows_per_month"].value == {
         "2013-02-01": {"raw": 300, "normalized": 300, "quarantined": 0}
     }
+
+
+@pytest.mark.browser
+def test_ui_backfill_of_a_month_rebuilds_it_only(
+    home: Home, webserver_and_daemon: str, tmp_path: Path
+) -> None:
+    """The asset page's Materialize dialog in a real headless Chromium: two months typed into its partition
+    selection, a backfill launched (one run: the single-run backfill policy), carried out by the daemon."""
+    from playwright.sync_api import sync_playwright
+
+    from dataforge_assets_tests.services import chromium
+    from dataforge_assets_tests.test_ui_browser import CHROMIUM_ARGS, TIMEOUT_MS, _skip_welcome
+
+    url = webserver_and_daemon
+    home.damage(5, 6, 2)
+    before = _digest_between_writers(home)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(chromium()), args=CHROMIUM_ARGS, timeout=TIMEOUT_MS)
+        page = browser.new_context(viewport={"width": 1600, "height": 1000}).new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        try:
+            page.goto(f"{url}/assets/normalized/flights", wait_until="domcontentloaded")
+            _skip_welcome(page)
+            page.get_by_role("button", name="Materialize…").first.click()
+            dialog = page.get_by_role("dialog")
+            dialog.get_by_text("Partition selection").wait_for(state="visible")
+            dialog.get_by_text("Show all partitions").click()  # the dialog opens on the last 90 days
+            selection = dialog.locator("input[type=text]").first
+            selection.fill("[2013-05-01...2013-06-01]")
+            selection.press("Enter")
+            dialog.get_by_text("2 partitions").wait_for(state="visible")
+            dialog.get_by_role("button", name="Launch backfill").click()
+            dialog.wait_for(state="hidden")
+        finally:
+            page.screenshot(path=str(tmp_path / "ui_backfill.png"), full_page=True)
+            browser.close()
+    deadline = time.monotonic() + 600
+    with home.instance() as instance:
+        while not (backfills := instance.get_backfills()) or backfills[0].status.value == "REQUESTED":
+            assert time.monotonic() < deadline, backfills
+            time.sleep(2)
+        backfill = backfills[0]
+        assert backfill.status.value in ("COMPLETED_SUCCESS", "COMPLETED"), backfill.status
+        (run,) = instance.get_runs(filters=dg.RunsFilter(tags={"dagster/backfill": backfill.backfill_id}))
+    assert (
+        run.tags["dagster/asset_partition_range_start"],
+        run.tags["dagster/asset_partition_range_end"],
+    ) == ("2013-05-01", "2013-06-01")
+    # The dialog materializes the page's asset: normalized months 5 and 6 now; automation (the daemon's
+    # sensor) then rebuilds the same months of the stats, which read them, and no other month.
+    deadline = time.monotonic() + 300
+    while (after := _digest_between_writers(home))["stats.carrier_daily_performance"][5] != home.built[
+        "stats.carrier_daily_performance"
+    ][5]:
+        assert time.monotonic() < deadline, "automation did not rebuild the stats of the backfilled months"
+        time.sleep(5)
+    assert_rebuilt_only(home, before, {5, 6}, after=after)
