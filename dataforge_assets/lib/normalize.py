@@ -31,7 +31,7 @@ from dataforge_assets.lib.contracts import (
 from dataforge_assets.lib.dimensions import DimensionJoin, refresh_dimensions
 from dataforge_assets.lib.layers import LOAD_ID, NORMALIZED, QUARANTINE, RAW, ROW_KEY
 from dataforge_assets.lib.lazy import lazy_module
-from dataforge_assets.lib.partitions import Month, raw_months_sql
+from dataforge_assets.lib.partitions import Month, raw_months_sql, year_and_month_sql
 from dataforge_assets.lib.prefetch import prefetched
 from dataforge_assets.lib.raw_history import current_rows, sweep_deleted
 from dataforge_assets.lib.warehouse import Warehouse
@@ -317,7 +317,7 @@ def _follow_raw(
         # Rows changed in place, in any month: every month of the table counts as written.
         column = spec.months.date
         months = warehouse.query(
-            f'SELECT DISTINCT CAST(EXTRACT(YEAR FROM "{column}") AS INTEGER), CAST(EXTRACT(MONTH FROM "{column}") AS INTEGER) '
+            f"SELECT DISTINCT {year_and_month_sql(column)} "
             f'FROM {NORMALIZED}."{spec.name}" WHERE "{column}" IS NOT NULL'
         )
         report.months_written |= {

@@ -29,10 +29,13 @@ from dataforge_assets.lib.partitions import (
     SINGLE_RUN,
     Month,
     date_months_sql,
-    in_partitions,
+    month_of,
     partition_key,
+    partition_months,
     raw_months_sql,
+    report_months,
     run_months,
+    year_and_month_sql,
 )
 from dataforge_assets.lib.privacy import MASK, PrivacySpec, policy_for
 from dataforge_assets.lib.raw_history import current_rows
@@ -193,16 +196,12 @@ def _report_other_months(
     """New raw loads bring rows of any month: each month they changed outside the run's own partitions
     is reported as materialized too, so its partition (and the stats partitions built from it) are
     known to have changed; automation then updates exactly those stats months."""
-    changed = [m for m in in_partitions(report.months_written) if m not in set(months)]
-    for month in changed:
-        context.log_event(
-            dg.AssetMaterialization(
-                asset_key=context.asset_key,
-                partition=partition_key(month),
-                description="rows of this month arrived in new raw loads (or were rebuilt for a new code version)",
-                metadata={"code_version": spec.code_version},
-            )
-        )
+    report_months(
+        context,
+        [m for m in report.months_written if m not in set(months)],
+        "rows of this month arrived in new raw loads (or were rebuilt for a new code version)",
+        {"code_version": spec.code_version},
+    )
 
 
 def _months_materialized_in_run(context: dg.AssetCheckExecutionContext, key: dg.AssetKey) -> set[Month]:
@@ -214,7 +213,7 @@ def _months_materialized_in_run(context: dg.AssetCheckExecutionContext, key: dg.
         for record in records
         if record.event_log_entry.dagster_event and record.event_log_entry.dagster_event.asset_key == key
     }
-    return {(int(k[:4]), int(k[5:7])) for k in keys if k}
+    return {month_of(k) for k in keys if k}
 
 
 def check_months(warehouse: Warehouse, spec: NormalizedTable, months: list[Month]) -> dg.AssetCheckResult:
@@ -285,7 +284,7 @@ def reconcile_months(
     if warehouse.table_exists(NORMALIZED, spec.name):
         add(
             "normalized",
-            f'SELECT CAST(EXTRACT(YEAR FROM "{day}") AS INTEGER), CAST(EXTRACT(MONTH FROM "{day}") AS INTEGER), count(*) '
+            f"SELECT {year_and_month_sql(day)}, count(*) "
             f'FROM {NORMALIZED}."{spec.name}" WHERE {date_months_sql(day, months)} GROUP BY 1, 2',
         )
     counts[NO_MONTH] = _rows_in_no_month(warehouse, spec)
@@ -296,7 +295,7 @@ def _rows_in_no_month(warehouse: Warehouse, spec: NormalizedTable) -> dict[str, 
     """Rows in no partition (a raw year or month that does not read as one, a date outside the
     partitions): no month's check would see them, so every partitioned check counts them too."""
     assert spec.months is not None
-    every = [(int(k[:4]), int(k[5:7])) for k in FLIGHT_MONTHS.get_partition_keys()]
+    every = partition_months()
     outside_raw = f"NOT COALESCE({raw_months_sql(spec.months.raw_year, spec.months.raw_month, every)}, FALSE)"
     outside = f"NOT COALESCE({date_months_sql(spec.months.date, every)}, FALSE)"
     tables = {

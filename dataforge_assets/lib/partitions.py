@@ -19,8 +19,6 @@ FLIGHT_MONTHS = dg.MonthlyPartitionsDefinition(start_date="2013-01-01", end_offs
 # A partition range is one run (the CLI's `--partition-range` requires it of every selected asset,
 # partitioned or not, so every asset of the code location carries it).
 SINGLE_RUN = dg.BackfillPolicy.single_run()
-# The demo data's months, as the CLI takes a range.
-DEMO_MONTHS = "2013-01-01...2013-12-01"
 
 
 def current_month() -> str:
@@ -69,10 +67,41 @@ def partition_key(month: Month) -> str:
     return f"{month[0]:04d}-{month[1]:02d}-01"
 
 
+def month_of(key: str) -> Month:
+    """The month of a partition key (`2013-03-01` -> (2013, 3))."""
+    return int(key[:4]), int(key[5:7])
+
+
+def partition_months() -> list[Month]:
+    """Every month that is a partition, oldest first."""
+    return [month_of(key) for key in FLIGHT_MONTHS.get_partition_keys()]
+
+
 def in_partitions(months: Iterable[Month]) -> list[Month]:
     """Of these months, those that are partitions (data outside the partition window has none)."""
-    keys = set(FLIGHT_MONTHS.get_partition_keys())
-    return sorted(m for m in set(months) if partition_key(m) in keys)
+    every = set(partition_months())
+    return sorted(m for m in set(months) if m in every)
+
+
+def report_months(
+    context: dg.AssetExecutionContext, months: Iterable[Month], description: str, metadata: dict | None = None
+) -> None:
+    """Record these months (those that are partitions) as materialized by this step, beside the run's own
+    partitions: rows of other months changed, and Dagster (automation, the UI) is told which."""
+    for month in in_partitions(months):
+        context.log_event(
+            dg.AssetMaterialization(
+                asset_key=context.asset_key,
+                partition=partition_key(month),
+                description=description,
+                metadata=metadata or {},
+            )
+        )
+
+
+def year_and_month_sql(date_column: str) -> str:
+    """The two SELECT expressions of a date's year and month, as integers on DuckDB and PostgreSQL alike."""
+    return f'CAST(EXTRACT(YEAR FROM "{date_column}") AS INTEGER), CAST(EXTRACT(MONTH FROM "{date_column}") AS INTEGER)'
 
 
 def raw_months_sql(year_column: str, month_column: str, months: Sequence[Month]) -> str:

@@ -13,9 +13,10 @@ from dataforge_assets.lib.partitions import (
     SINGLE_RUN,
     Month,
     date_months_sql,
-    in_partitions,
-    partition_key,
+    month_of,
+    report_months,
     run_months,
+    year_and_month_sql,
 )
 from dataforge_assets.lib.warehouse import Warehouse
 
@@ -64,16 +65,15 @@ def sql_stats_asset(
                 # was last built (a normalized run brings new loads of any month in).
                 behind = [m for m in months_changed_upstream(context, deps) if m not in set(months)]
                 replace_months(warehouse, name, select_sql, month_column, sorted({*months, *behind}))
-                _report_months(context, behind)
+                report_months(context, behind, "rebuilt: its upstream month changed")
                 scope = {"months_rebuilt": len(months) + len(behind), "months_caught_up": len(behind)}
             else:
                 warehouse.replace_table_as(STATS, name, select_sql)
                 scope = {"months_rebuilt": "all"} if month_column else {}
                 if month_column and months:
                     # Every month was rebuilt: each partition with rows is materialized, not only the run's.
-                    _report_months(
-                        context, [m for m in _months_in(warehouse, name, month_column) if m not in months]
-                    )
+                    rebuilt = [m for m in _months_in(warehouse, name, month_column) if m not in months]
+                    report_months(context, rebuilt, "rebuilt: the table was rebuilt whole")
             if month_column:
                 _record_built(warehouse, name, code_version)
             return dg.MaterializeResult(metadata={**scope, **table_metadata(warehouse, STATS, name)})
@@ -93,21 +93,9 @@ def replace_months(
         )
 
 
-def _report_months(context: dg.AssetExecutionContext, months: list[Month]) -> None:
-    for month in in_partitions(months):
-        context.log_event(
-            dg.AssetMaterialization(
-                asset_key=context.asset_key,
-                partition=partition_key(month),
-                description="rebuilt with the run's months (its upstream month changed, or the table was rebuilt whole)",
-            )
-        )
-
-
 def _months_in(warehouse: Warehouse, name: str, month_column: str) -> list[Month]:
     found = warehouse.query(
-        f'SELECT DISTINCT CAST(EXTRACT(YEAR FROM "{month_column}") AS INTEGER), '
-        f'CAST(EXTRACT(MONTH FROM "{month_column}") AS INTEGER) FROM "{STATS}"."{name}" '
+        f'SELECT DISTINCT {year_and_month_sql(month_column)} FROM "{STATS}"."{name}" '
         f'WHERE "{month_column}" IS NOT NULL'
     )
     return [(int(y), int(m)) for y, m in zip(*(c.to_pylist() for c in found.columns), strict=True)]
@@ -129,8 +117,7 @@ def months_changed_upstream(context: dg.AssetExecutionContext, deps: Sequence[dg
             )
             for record in found.records:
                 if record.partition_key:
-                    year, month, _ = record.partition_key.split("-")
-                    months.add((int(year), int(month)))
+                    months.add(month_of(record.partition_key))
             if not found.has_more:
                 break
             cursor = found.cursor
