@@ -70,35 +70,41 @@ def _process_seconds(m: Measurement) -> float:
     return float(m.figures.get("process_seconds", m.seconds))
 
 
+PIPELINE_CASES = ("pipeline", "incremental", "pipeline_process", "incremental_process")
+
+
 def _ratios(ms: list[Measurement]) -> list[tuple[str, float, str, bool | None]]:
     """(what, value, target, met) for every target the issue sets; met None = for information."""
     get = {(m.case, m.scale): m for m in ms}
-    scales = sorted({m.scale for m in ms if m.case == "pipeline"})
+    # A scale may have been run with only some cases (`--cases`, e.g. 100M without the naive script).
+    scales = sorted({m.scale for m in ms if m.case in PIPELINE_CASES})
     naive = next((m for m in ms if m.case == "dlt_naive"), None)
     out: list[tuple[str, float, str, bool | None]] = []
     for scale in scales:
-        pipe, native = get[("pipeline", scale)], get[("duckdb_native", scale)]
-        process, inc = get[("pipeline_process", scale)], get[("incremental_process", scale)]
+        pipe, native = get.get(("pipeline", scale)), get.get(("duckdb_native", scale))
+        process, inc = get.get(("pipeline_process", scale)), get.get(("incremental_process", scale))
         limit = 1.3 if scale >= LARGE else 2.0
-        ratio = process.seconds / _process_seconds(native)
-        out.append(
-            (
-                f"pipeline whole process / single-pass DuckDB script process at {scale:,}",
-                ratio,
-                f"<= {limit}",
-                ratio <= limit,
+        if process and native:
+            ratio = process.seconds / _process_seconds(native)
+            out.append(
+                (
+                    f"pipeline whole process / single-pass DuckDB script process at {scale:,}",
+                    ratio,
+                    f"<= {limit}",
+                    ratio <= limit,
+                )
             )
-        )
-        out.append(
-            (
-                f"pipeline in-process materialize / single-pass DuckDB script at {scale:,}",
-                pipe.seconds / native.seconds,
-                "-",
-                None,
+        if pipe and native:
+            out.append(
+                (
+                    f"pipeline in-process materialize / single-pass DuckDB script at {scale:,}",
+                    pipe.seconds / native.seconds,
+                    "-",
+                    None,
+                )
             )
-        )
         for case, what in (("duckdb_naive", "naive DuckDB SQL"), ("polars_native", "polars-only script")):
-            if (case, scale) in get:
+            if (case, scale) in get and process:
                 other = _process_seconds(get[(case, scale)])
                 out.append(
                     (
@@ -108,9 +114,11 @@ def _ratios(ms: list[Measurement]) -> list[tuple[str, float, str, bool | None]]:
                         None,
                     )
                 )
-        if naive:
+        if naive and pipe:
             ratio = pipe.rows_per_s / naive.rows_per_s
             out.append((f"pipeline / naive dlt throughput at {scale:,}", ratio, ">= 50", ratio >= 50))
+        if not (inc and process):
+            continue
         ratio = inc.seconds / process.seconds
         if scale >= LARGE:
             out.append(
@@ -165,10 +173,7 @@ def _ratios(ms: list[Measurement]) -> list[tuple[str, float, str, bool | None]]:
                     )
                 )
     if scales:
-        rss = {
-            s: max(get[(c, s)].rss_mb for c in ("pipeline", "incremental", "pipeline_process"))
-            for s in scales
-        }
+        rss = {s: max(get[(c, s)].rss_mb for c in PIPELINE_CASES if (c, s) in get) for s in scales}
         for scale in scales:
             if scale >= LARGE:
                 out.append(

@@ -32,7 +32,12 @@ TIMED = {
 
 
 def measure_scale(
-    rows: int, root: Path, timeout: float, profiles: Path | None = None, repeat: int = 1
+    rows: int,
+    root: Path,
+    timeout: float,
+    profiles: Path | None = None,
+    repeat: int = 1,
+    cases: tuple[str, ...] = tuple(TIMED),
 ) -> list[Measurement]:
     """Each case `repeat` times, interleaved (native, naive, polars, pipeline, ..., native, ...) so a
     change in the shared machine's speed hits both sides of a ratio; the median run is reported.
@@ -42,7 +47,7 @@ def measure_scale(
     """
     data = data_set(rows, root)
     print(f"[{data.rows:,} rows] {len(data.base)} monthly files; measuring {repeat}x...", flush=True)
-    figures: dict[str, list[dict]] = {name: [] for name in TIMED}
+    figures: dict[str, list[dict]] = {name: [] for name in cases}
     for attempt in range(repeat):
         work = root / f"work_{data.rows}"
         shutil.rmtree(work, ignore_errors=True)
@@ -56,7 +61,8 @@ def measure_scale(
             "pipeline_process": cli_home,
             "incremental_process": cli_home,
         }
-        for name, (case, extra) in TIMED.items():
+        for name in cases:
+            case, extra = TIMED[name]
             files = [*data.base, data.extra] if name.startswith("incremental") else data.base
             kwargs = dict(home=homes[name], files=files, **extra)
             if profiles and case == "pipeline" and attempt == 0:
@@ -66,7 +72,7 @@ def measure_scale(
             print(f"  {name:20} run {attempt + 1}/{repeat}: {seconds:8.2f} s", flush=True)
         shutil.rmtree(work, ignore_errors=True)
     results = []
-    for name in TIMED:
+    for name in cases:
         case_rows = data.extra_rows if name.startswith("incremental") else data.rows
         results.append(Measurement(name, data.rows, case_rows, median_run(figures[name])))
         print(f"  {results[-1].line()}", flush=True)
@@ -162,15 +168,32 @@ def main(argv: list[str] | None = None) -> list[Measurement]:
         action="store_true",
         help="only the PostgreSQL warehouse load vs plain COPY, printed (RESULTS.md is not written)",
     )
+    parser.add_argument(
+        "--cases",
+        default=",".join(TIMED),
+        help="the timed cases to run at each scale, comma-separated (e.g. duckdb_native,pipeline_process "
+        "for a 100M run, where the naive script would need tens of GB)",
+    )
+    parser.add_argument(
+        "--scale-only",
+        action="store_true",
+        help="only the timed cases at each scale: no fixed-cost, per-row or PostgreSQL cases",
+    )
     args = parser.parse_args(argv)
+    cases = tuple(args.cases.split(","))
+    if unknown := set(cases) - set(TIMED):
+        parser.error(f"unknown case(s) {sorted(unknown)}; known: {', '.join(TIMED)}")
     if args.postgres_only:
         measure_postgres(min(args.rows), args.data, args.repeat, args.timeout)
         return []
     measurements = []
     for rows in sorted(args.rows):
-        measurements += measure_scale(rows, args.data, args.timeout, args.profile, args.repeat)
-    measurements += measure_fixed_cost(args.data, min(args.rows), args.timeout, args.repeat)
-    measurements += measure_per_row(min(args.rows), args.data, args.dlt_sample, args.pg_rows, args.timeout)
+        measurements += measure_scale(rows, args.data, args.timeout, args.profile, args.repeat, cases)
+    if not args.scale_only:
+        measurements += measure_fixed_cost(args.data, min(args.rows), args.timeout, args.repeat)
+        measurements += measure_per_row(
+            min(args.rows), args.data, args.dlt_sample, args.pg_rows, args.timeout
+        )
     command = "python -m benchmarks.run " + " ".join(argv if argv is not None else sys.argv[1:])
     text = render(measurements, command)
     args.out.write_text(text)
