@@ -1,4 +1,5 @@
-"""Run one case in a fresh process, so its peak RSS is its own: `python -m benchmarks.measure CASE JSON`.
+"""Run one case in a fresh process, so its peak RSS is its own: `python -m benchmarks.measure CASE JSON`
+(JSON `-`: read from stdin).
 
 The child prints one JSON line: the case's figures plus `peak_rss_mb` (getrusage of the child itself).
 """
@@ -36,9 +37,11 @@ def in_subprocess(case: str, timeout: float, **kwargs: Any) -> dict[str, Any]:
         k: [str(p) for p in v] if isinstance(v, list) else str(v) if isinstance(v, Path) else v
         for k, v in kwargs.items()
     }
+    # The arguments go through stdin: a 100M-row data set is thousands of file paths, too long for argv.
     started = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "benchmarks.measure", case, json.dumps(args)],
+        [sys.executable, "-m", "benchmarks.measure", case, "-"],
+        input=json.dumps(args),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -66,7 +69,8 @@ def own_peak_rss_mb() -> float:
 def _main() -> None:
     import importlib
 
-    case, raw = sys.argv[1], json.loads(sys.argv[2])
+    case, text = sys.argv[1], sys.argv[2]
+    raw = json.loads(sys.stdin.read() if text == "-" else text)
     module, function = CASES[case]
     kwargs = {
         k: [Path(p) for p in v] if k == "files" else Path(v) if k == "home" else v for k, v in raw.items()
