@@ -20,6 +20,7 @@ CASES = {
     "polars_native": ("benchmarks.cases.polars_native", "run"),
     "pipeline_process": ("benchmarks.cases.process", "materialize"),
     "definitions_load": ("benchmarks.cases.process", "definitions_load"),
+    "launch_floor": ("benchmarks.cases.process", "launch_floor"),
     "launch_latency": ("benchmarks.cases.launch", "launch_latency"),
     "pg_plain_copy": ("benchmarks.cases.postgres_load", "plain_copy"),
     "dlt_naive": ("benchmarks.cases.dlt_naive", "run"),

@@ -17,6 +17,7 @@ DESCRIPTIONS = {
     "pipeline_process": "dataforge pipeline as the CLI command, whole cold process",
     "incremental_process": "dataforge pipeline as the CLI command after one more month lands, whole process",
     "definitions_load": "definitions loading: listing command wall - `python -c 'import dagster'` wall",
+    "launch_floor": "CLI run floor: the same materialize command on a one-asset project that does nothing",
     "launch_latency": "GraphQL-launched one-step run: launch -> STEP_START (webserver + daemon, dagster.yaml)",
     "pg_plain_copy": "PostgreSQL plain COPY of the same files into a text table (whole data set)",
     "dlt_naive": "naive dlt: csv.DictReader dicts -> duckdb, merge (sample)",
@@ -159,6 +160,26 @@ def _ratios(ms: list[Measurement]) -> list[tuple[str, float, str, bool | None]]:
                         None,
                     )
                 )
+        if m.case == "launch_floor":
+            out.append(
+                (
+                    "CLI run floor (s): one-asset project's run - import dagster",
+                    m.seconds - m.figures["import_dagster_seconds"],
+                    "-",
+                    None,
+                )
+            )
+            for run in (r for r in ms if r.case == "pipeline_process"):
+                native = get.get(("duckdb_native", run.scale))
+                if native:  # what our run costs above the floor any Dagster project's run pays
+                    out.append(
+                        (
+                            f"pipeline whole process minus the CLI run floor / single-pass script at {run.scale:,}",
+                            (run.seconds - m.seconds) / _process_seconds(native),
+                            "-",
+                            None,
+                        )
+                    )
         if m.case == "launch_latency":
             out.append(
                 ("GraphQL launch -> first step of a one-step run (s)", m.seconds, "<= 3.0", m.seconds <= 3.0)

@@ -81,10 +81,11 @@ def measure_scale(
 
 def measure_fixed_cost(root: Path, rows: int, timeout: float, repeat: int = 3) -> list[Measurement]:
     """Before any row moves: definitions loading (the listing command's wall minus a bare `import
-    dagster`'s) and a UI/GraphQL-launched one-step run's wait from launch to its first step."""
+    dagster`'s), the CLI run's floor (the same command on a one-asset project) and a UI/GraphQL-launched
+    one-step run's wait from launch to its first step."""
     data = data_set(rows, root)
     results = []
-    for case in ("definitions_load", "launch_latency"):
+    for case in ("definitions_load", "launch_floor", "launch_latency"):
         work = root / f"work_{case}"
         shutil.rmtree(work, ignore_errors=True)
         figures = in_subprocess(case, timeout, home=work, repeat=repeat)

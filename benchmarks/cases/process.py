@@ -123,6 +123,32 @@ def _one_asset_project(root: Path) -> Path:
     return root
 
 
+def launch_floor(home: Path, repeat: int = 3) -> dict[str, Any]:
+    """The CLI run's own floor: the same materialize command on a dg project of one asset that does nothing,
+    with the same instance (`dagster.yaml`), beside `python -c "import dagster"`. Whatever a run of ours costs
+    above this floor is ours; the floor is Dagster's (and dg's) for any project."""
+    env = _environment(home)
+    floor = _one_asset_project(home / "one_asset_project")
+    command = (
+        [str(dg), "launch", "--assets", "one"]
+        if (dg := _dg())
+        else [str(BIN / "dagster"), "asset", "materialize", "-m", "one_asset.definitions", "--select", "one"]
+    )
+    bare = [sys.executable, "-c", "import dagster"]
+    launch_runs, bare_runs = [], []
+    for _ in range(repeat):  # interleaved, so a change in the machine's load hits both
+        bare_runs.append(_timed(bare, env)[0])
+        launch_runs.append(_timed(command, env, cwd=floor)[0])
+    return {
+        "seconds": statistics.median(launch_runs),
+        "import_dagster_seconds": statistics.median(bare_runs),
+        "runs_seconds": launch_runs,
+        "import_dagster_runs": bare_runs,
+        "command": " ".join([Path(command[0]).name, *command[1:]]),
+        "sample_rows": 0,
+    }
+
+
 def definitions_load(home: Path, repeat: int = 3) -> dict[str, Any]:
     """Median wall of listing the definitions minus median wall of `python -c "import dagster"`; beside
     it the same for importing and building the definitions in a bare interpreter (no CLI start-up)."""
