@@ -54,6 +54,10 @@ QUARANTINE_ORIGIN = "_quarantine_origin"
 ROW_KEY_FORMATS = "_row_key_formats"
 ROW_KEY_FORMAT = "v2:length-prefixed"
 NULL_MARK = "~"
+# Raw rows per batch a build reads, judges and writes: one DuckDB row group. Batches in flight (read,
+# judged, being written) plus DuckDB's buffer pool make the build's peak memory: 250k-row batches
+# peaked at 1.04 GB on 10M rows, these at ~0.75 GB for ~5% more CPU (benchmarks/README.md).
+BATCH_ROWS = 122_880
 # Raw rows per swap transaction when many loads are (re)built: bounds what one transaction holds in
 # the warehouse (Python's memory is bounded by `batch_rows` either way).
 SWAP_ROWS = 1_000_000
@@ -202,7 +206,7 @@ def has_legacy_keys(warehouse: Warehouse, spec: NormalizedTable) -> bool:
 def build(
     warehouse: Warehouse,
     spec: NormalizedTable,
-    batch_rows: int = 250_000,
+    batch_rows: int = BATCH_ROWS,
     swap_rows: int = SWAP_ROWS,
     months: Sequence[Month] | None = None,
     rebuild: bool = False,
