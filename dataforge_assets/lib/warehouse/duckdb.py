@@ -195,11 +195,10 @@ class DuckDBWarehouse(DuckDBResource, Warehouse):
                         else:
                             _add_missing_columns(con, schema, table)
                             con.execute(f"INSERT INTO {target} BY NAME SELECT * FROM _dataforge_batch")
-                    except duckdb.Error as error:
+                    except duckdb.Error as error:  # the transaction is aborted: it is rolled back whole
                         run.reraise_source_error(error)
                         raise
-                    finally:
-                        con.unregister("_dataforge_batch")
+                    con.unregister("_dataforge_batch")
                     written += run.rows
         return written
 
@@ -282,6 +281,8 @@ class _Run:
                 if batch is not None and not batch.schema.equals(self.schema):
                     self.next_first = batch
                     return
+        except GeneratorExit:  # the reader was dropped unread: nothing failed here
+            raise
         except BaseException as error:  # raised where the batches are made: DuckDB only sees a failed scan
             self.source_error = error
             raise
