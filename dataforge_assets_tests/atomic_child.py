@@ -1,8 +1,9 @@
 """A normalized build run in its own process that stops half-way, so a test can kill it there.
 
 `python -m dataforge_assets_tests.atomic_child duckdb|postgres <path or URL> <writes> [<swap rows>]` runs
-the real `normalize.build` of a small table and, after its `<writes>`-th table write, prints PAUSED and
-sleeps: rows of some batches are then written inside the build's transaction, not yet committed. With
+the real `normalize.build` of a small table and, once its `<writes>`-th batch has gone to a table write,
+prints PAUSED and sleeps: rows of some batches are then written inside the build's transaction, not yet
+committed. A write streams its batches (DuckDB: one statement), so the pause can fall inside a statement. With
 `<swap rows>`, loads are swapped in by groups of about that many rows, a transaction each.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 import pandera.polars as pa
 import polars as pl
@@ -59,14 +60,18 @@ _writes = [0]
 def _pausing(base: type[Warehouse], after_writes: int) -> type[Warehouse]:
     class Pausing(base):  # type: ignore[valid-type, misc]
         def write(self, schema, table, batches, mode):  # type: ignore[no-untyped-def]
-            written = super().write(schema, table, batches, mode)
-            _writes[0] += 1
-            if _writes[0] >= after_writes:
-                print(PAUSED, flush=True)
-                time.sleep(600)
-            return written
+            return super().write(schema, table, _counted(batches, after_writes), mode)
 
     return Pausing
+
+
+def _counted(batches: Iterable[pa_arrow.Table], after_writes: int) -> Iterator[pa_arrow.Table]:
+    for batch in batches:
+        yield batch
+        _writes[0] += 1  # the writer has taken the batch and asks for the next one
+        if _writes[0] >= after_writes:
+            print(PAUSED, flush=True)
+            time.sleep(600)
 
 
 def main() -> None:

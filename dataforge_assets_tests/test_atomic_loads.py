@@ -89,9 +89,10 @@ def test_a_build_killed_half_way_leaves_none_of_it(target: tuple[str, str, Wareh
     before = snapshot(warehouse)
     deliver_again(warehouse)
 
-    # Writes: normalized and quarantine staging rows per 100-row batch (8 for 400 rows), then, in the
-    # transaction that swaps them in, the key format (9th) and the ledger. Killed while staging (3) and
-    # inside that transaction, after old versions were deleted and new rows inserted (9).
+    # Batches written: normalized staging rows of the four 100-row batches (one stream, one DuckDB
+    # statement), then their rejects (4 more), then, in the transaction that swaps them in, the key
+    # format (9th) and the ledger. Killed inside the normalized staging statement (3) and inside that
+    # transaction, after old versions were deleted and new rows inserted (9).
     for writes in (3, 9):
         child = paused_build(kind, where, writes=writes)
         os.kill(child.pid, signal.SIGKILL)
@@ -114,8 +115,8 @@ def test_a_load_swapped_in_by_a_killed_build_is_swept_by_the_next(target: tuple[
     warehouse.write("raw", "readings", [raw_load("load_b", range(100, 200), 1000)], mode="append")
     warehouse.write("raw", "readings", [raw_load("load_c", range(200, 300), 1000)], mode="append")
 
-    # One group per load. Writes: load_b's staging rows (2), its key format and ledger in the transaction
-    # that swaps it in (4, committed); load_c's staging (6): killed there, before any sweep.
+    # One group per load. Batches written: load_b's staging rows (2), its key format and ledger in the
+    # transaction that swaps it in (4, committed); load_c's staging (6): killed there, before any sweep.
     child = paused_build(kind, where, writes=6, swap_rows=100)
     os.kill(child.pid, signal.SIGKILL)
     child.wait(timeout=30)

@@ -34,6 +34,7 @@ from dataforge_assets.lib.lazy import lazy_module
 from dataforge_assets.lib.partitions import Month, raw_months_sql, year_and_month_sql
 from dataforge_assets.lib.prefetch import prefetched
 from dataforge_assets.lib.raw_history import current_rows, sweep_deleted
+from dataforge_assets.lib.reject_spool import RejectSpool
 from dataforge_assets.lib.warehouse import Warehouse
 
 if TYPE_CHECKING:
@@ -53,6 +54,10 @@ QUARANTINE_ORIGIN = "_quarantine_origin"
 ROW_KEY_FORMATS = "_row_key_formats"
 ROW_KEY_FORMAT = "v2:length-prefixed"
 NULL_MARK = "~"
+# Raw rows per batch a build reads, judges and writes: one DuckDB row group. Batches in flight (read,
+# judged, being written) plus DuckDB's buffer pool make the build's peak memory: 250k-row batches
+# peaked at 1.04 GB on 10M rows, these at ~0.75 GB for ~5% more CPU (benchmarks/README.md).
+BATCH_ROWS = 122_880
 # Raw rows per swap transaction when many loads are (re)built: bounds what one transaction holds in
 # the warehouse (Python's memory is bounded by `batch_rows` either way).
 SWAP_ROWS = 1_000_000
@@ -201,7 +206,7 @@ def has_legacy_keys(warehouse: Warehouse, spec: NormalizedTable) -> bool:
 def build(
     warehouse: Warehouse,
     spec: NormalizedTable,
-    batch_rows: int = 250_000,
+    batch_rows: int = BATCH_ROWS,
     swap_rows: int = SWAP_ROWS,
     months: Sequence[Month] | None = None,
     rebuild: bool = False,
@@ -402,23 +407,48 @@ def _write_rows(
         batch_rows,
     )
 
-    def normalized_batches() -> Iterator[tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]]:
+    def normalized_batches() -> Iterator[_NormalizedBatch]:
         for batch in batches:
             raw = pl.from_arrow(batch)
             assert isinstance(raw, pl.DataFrame)
-            yield (raw.select(row_key(spec.key)), *normalize_batch(spec, raw, lookups))
+            valid, rejects = normalize_batch(spec, raw, lookups)
+            yield _NormalizedBatch(
+                raw_rows=raw.height,
+                valid=valid.to_arrow(),
+                rejects=rejects.to_arrow(),
+                rules=dict(rejects.group_by(REJECT_RULE).len().iter_rows()),
+                months=_months_of(spec.months, valid, rejects) if spec.months is not None else set(),
+            )
 
-    # Batch n+1 is read and validated while batch n is written (prefetch.py).
-    for keys, valid, rejects in prefetched(normalized_batches()):
-        for schema, rows in ((NORMALIZED, valid), (QUARANTINE, rejects)):
-            warehouse.write(schema, staging, [rows.to_arrow()], mode="append")
-        report.raw_rows += keys.height  # one key per raw row
-        report.normalized_rows += valid.height
-        report.quarantined_rows += rejects.height
-        for rule, count in rejects.group_by(REJECT_RULE).len().iter_rows():
-            report.rules[rule] = report.rules.get(rule, 0) + count
-        if spec.months is not None:
-            report.months_written |= _months_of(spec.months, valid, rejects)
+    # Batch n+1 is read and validated (and its counts taken) while batch n is written (prefetch.py).
+    # The valid rows go to staging as one stream (one statement in DuckDB); rejected rows wait in a
+    # spool file meanwhile (a warehouse connection writes one stream at a time), then follow.
+    with RejectSpool() as spool:
+
+        def valid_batches() -> Iterator[pa_arrow.Table]:
+            for done in prefetched(normalized_batches()):
+                report.raw_rows += done.raw_rows
+                report.normalized_rows += done.valid.num_rows
+                report.quarantined_rows += done.rejects.num_rows
+                for rule, count in done.rules.items():
+                    report.rules[rule] = report.rules.get(rule, 0) + count
+                report.months_written |= done.months
+                spool.add(done.rejects)
+                yield done.valid
+
+        warehouse.write(NORMALIZED, staging, valid_batches(), mode="append")
+        warehouse.write(QUARANTINE, staging, spool.batches(), mode="append")
+
+
+@dataclass(frozen=True)
+class _NormalizedBatch:
+    """One raw batch judged: its rows split (as Arrow, ready to write) and what the report counts."""
+
+    raw_rows: int
+    valid: pa_arrow.Table
+    rejects: pa_arrow.Table
+    rules: dict[str, int]
+    months: set[Month]
 
 
 def _months_of(columns: MonthColumns, valid: pl.DataFrame, rejects: pl.DataFrame) -> set[Month]:
