@@ -90,21 +90,25 @@ class Home:
         return dg.DagsterInstance.from_config(str(self.root / "dagster_home"))
 
 
-@pytest.fixture(scope="module")
-def home(tmp_path_factory: pytest.TempPathFactory) -> Home:
-    root = tmp_path_factory.mktemp("partitions")
+def _built_home(root: Path, months: range = MONTHS) -> Home:
+    """A data home with these months of real flights, built by one CLI range run."""
     (root / "dagster_home").mkdir()
     (root / "dagster_home" / "dagster.yaml").write_text((REPO_ROOT / "dagster.yaml").read_text())
     data = Environment(home=root / "data", warehouse="duckdb")
     land_reference(data)
-    for month in MONTHS:
+    for month in months:
         land_flights(data, month, month_sample(month, ROWS_PER_MONTH))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DAGSTER_", "DATAFORGE_", "PYTEST_"))}
     env |= {"DAGSTER_HOME": str(root / "dagster_home"), "DATAFORGE_HOME": str(data.home)}
     first = Home(root, env, {})
     first.run("dagster", "asset", "materialize", "-m", "dataforge_assets", "--select", SELECTION,
-              "--partition-range", "2013-01-01...2013-06-01")  # fmt: skip
+              "--partition-range", f"2013-{months[0]:02d}-01...2013-{months[-1]:02d}-01")  # fmt: skip
     return Home(root, env, first.digest())
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory: pytest.TempPathFactory) -> Home:
+    return _built_home(tmp_path_factory.mktemp("partitions"))
 
 
 def test_the_first_build_materializes_every_month_of_both_tables(home: Home) -> None:
@@ -334,3 +338,49 @@ def test_ui_backfill_of_a_month_rebuilds_it_only(
         assert time.monotonic() < deadline, "automation did not rebuild the stats of the backfilled months"
         time.sleep(5)
     assert_rebuilt_only(home, before, {5, 6}, after=after)
+
+
+# The normalized step's build in a process of its own that is killed once the build has committed: what a
+# run worker killed between the warehouse commit and Dagster's events leaves (rows, no materialization).
+BUILD_THEN_DIE = """
+import os, signal, sys
+from dataforge_assets.defs.normalized.flights import FLIGHTS
+from dataforge_assets.lib.normalize import build
+from dataforge_assets.lib.warehouse import DuckDBWarehouse
+warehouse = DuckDBWarehouse(database=sys.argv[1])
+with warehouse.session(), warehouse.table_lock("normalized", "flights"):
+    print(build(warehouse, FLIGHTS).months_written, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_stats_catch_up_on_a_month_whose_build_was_killed_before_dagster_recorded_it(tmp_path: Path) -> None:
+    home = _built_home(tmp_path, range(2, 4))
+    late = (
+        Environment(home=home.root / "data", warehouse="duckdb").landing_dir
+        / "flights"
+        / "flights_2013_02_late.csv"
+    )
+    month_sample(2, ROWS_PER_MONTH + 300).tail(300).write_csv(late, null_value="NA")
+    home.run("dagster", "asset", "materialize", "-m", "dataforge_assets", "--select", "raw/flights")
+    killed = subprocess.run(
+        [sys.executable, "-c", BUILD_THEN_DIE, str(home.warehouse)],
+        env=home.env,
+        capture_output=True,
+        text=True,
+    )
+    assert killed.returncode == -9, killed.stderr[-3000:]
+    assert "(2013, 2)" in killed.stdout  # the build wrote February's new rows, then died
+    with home.instance() as instance:  # Dagster never heard of it
+        february = instance.get_latest_materialization_event(FLIGHTS)
+        assert february is not None and february.dagster_event.partition != "2013-02-01"
+
+    # Another month's stats run: February is rebuilt too, because the warehouse recorded it changed.
+    home.run("dagster", "asset", "materialize", "-m", "dataforge_assets",
+             "--select", "stats/carrier_daily_performance", "--partition", "2013-03-01")  # fmt: skip
+    with duckdb.connect(str(home.warehouse), read_only=True) as con:
+        counted = con.execute(
+            "SELECT (SELECT sum(flights) FROM stats.carrier_daily_performance WHERE month(flight_date) = 2), "
+            "(SELECT count(*) FROM normalized.flights WHERE month(flight_date) = 2)"
+        ).fetchone()
+    assert counted == (ROWS_PER_MONTH + 300, ROWS_PER_MONTH + 300)

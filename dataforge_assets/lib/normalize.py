@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from dataforge_assets.lib import month_changes
 from dataforge_assets.lib.code_version import declaration_text, defining_module_text, version_of
 from dataforge_assets.lib.contracts import (
     CAST_FAILURES,
@@ -249,8 +250,12 @@ def _build_loads(
     for number, group in enumerate(groups, start=1):
         for schema in (NORMALIZED, QUARANTINE):
             warehouse.drop_table(schema, staging)
-        _write_rows(warehouse, spec, report, f"{LOAD_ID} IN ({_listed(group)})", batch_rows, staging)
+        written = _write_rows(
+            warehouse, spec, report, f"{LOAD_ID} IN ({_listed(group)})", batch_rows, staging
+        )
         with warehouse.transaction():
+            if spec.months is not None:  # with the rows: monthly stats find them even if this run dies
+                month_changes.record(warehouse, spec.name, written)
             if legacy:
                 _forget_table(warehouse, spec.name)
                 legacy = False
@@ -284,9 +289,10 @@ def _rebuild_months(
         for schema in (NORMALIZED, QUARANTINE):
             warehouse.drop_table(schema, staging)
         where = raw_months_sql(spec.months.raw_year, spec.months.raw_month, group)
-        _write_rows(warehouse, spec, report, where, batch_rows, staging)
+        written = _write_rows(warehouse, spec, report, where, batch_rows, staging)
         with warehouse.transaction():
             _swap_in(warehouse, spec.name, staging)
+            month_changes.record(warehouse, spec.name, {*written, *group})
         report.months_rebuilt.extend(group)
 
 
@@ -325,9 +331,9 @@ def _follow_raw(
             f"SELECT DISTINCT {year_and_month_sql(column)} "
             f'FROM {NORMALIZED}."{spec.name}" WHERE "{column}" IS NOT NULL'
         )
-        report.months_written |= {
-            (int(y), int(m)) for y, m in zip(*(c.to_pylist() for c in months.columns), strict=True)
-        }
+        changed = {(int(y), int(m)) for y, m in zip(*(c.to_pylist() for c in months.columns), strict=True)}
+        report.months_written |= changed
+        month_changes.record(warehouse, spec.name, changed)  # in the caller's transaction
 
 
 def _drop_obsolete_columns(warehouse: Warehouse, spec: NormalizedTable) -> None:
@@ -393,8 +399,8 @@ def _write_rows(
     where: str,
     batch_rows: int,
     staging: str,
-) -> None:
-    """Normalize the raw rows matching `where` into the staging tables."""
+) -> set[Month]:
+    """Normalize the raw rows matching `where` into the staging tables; returns the rows' months."""
     lookups = {
         name: pl.from_arrow(
             warehouse.query(f'SELECT * FROM {RAW}."{name}" WHERE {current_rows(warehouse, name)}')
@@ -423,6 +429,7 @@ def _write_rows(
     # Batch n+1 is read and validated (and its counts taken) while batch n is written (prefetch.py).
     # The valid rows go to staging as one stream (one statement in DuckDB); rejected rows wait in a
     # spool file meanwhile (a warehouse connection writes one stream at a time), then follow.
+    written: set[Month] = set()
     with RejectSpool() as spool:
 
         def valid_batches() -> Iterator[pa_arrow.Table]:
@@ -432,12 +439,14 @@ def _write_rows(
                 report.quarantined_rows += done.rejects.num_rows
                 for rule, count in done.rules.items():
                     report.rules[rule] = report.rules.get(rule, 0) + count
-                report.months_written |= done.months
+                written.update(done.months)
                 spool.add(done.rejects)
                 yield done.valid
 
         warehouse.write(NORMALIZED, staging, valid_batches(), mode="append")
         warehouse.write(QUARANTINE, staging, spool.batches(), mode="append")
+    report.months_written |= written
+    return written
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ from collections.abc import Mapping, Sequence
 
 import dagster as dg
 
+from dataforge_assets.lib import month_changes
 from dataforge_assets.lib.asset_docs import PLATFORM_OWNER, lineage_of, schema_of
 from dataforge_assets.lib.code_version import sql_text, version_of
 from dataforge_assets.lib.metadata import table_metadata
@@ -60,10 +61,15 @@ def sql_stats_asset(
     def _asset(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         months = run_months(context) if month_column else None
         with warehouse.session(), warehouse.table_lock(STATS, name):
+            # How far the upstream tables' month changes go, read before this build reads their rows.
+            upstream = [key.path[-1] for key in deps if key.path[0] == month_changes.NORMALIZED]
+            seen = {table: month_changes.latest(warehouse, table) for table in upstream}
             if month_column and months and _built_by(warehouse, name) == code_version:
-                # The run's months, and the months whose upstream partition changed since this table
-                # was last built (a normalized run brings new loads of any month in).
-                behind = [m for m in months_changed_upstream(context, deps) if m not in set(months)]
+                # The run's months, and the months whose upstream changed since this table was last
+                # built (a normalized run brings new loads of any month in): as the warehouse recorded
+                # them with the rows, and as Dagster's events say.
+                stale = {*months_changed_upstream(context, deps), *_behind(warehouse, name, seen)}
+                behind = [m for m in sorted(stale) if m not in set(months)]
                 replace_months(warehouse, name, select_sql, month_column, sorted({*months, *behind}))
                 report_months(context, behind, "rebuilt: its upstream month changed")
                 scope = {"months_rebuilt": len(months) + len(behind), "months_caught_up": len(behind)}
@@ -76,6 +82,7 @@ def sql_stats_asset(
                     report_months(context, rebuilt, "rebuilt: the table was rebuilt whole")
             if month_column:
                 _record_built(warehouse, name, code_version)
+                month_changes.record_read(warehouse, name, seen)
             return dg.MaterializeResult(metadata={**scope, **table_metadata(warehouse, STATS, name)})
 
     return _asset
@@ -122,6 +129,17 @@ def months_changed_upstream(context: dg.AssetExecutionContext, deps: Sequence[dg
                 break
             cursor = found.cursor
     return sorted(months)
+
+
+def _behind(warehouse: Warehouse, name: str, seen: Mapping[str, int]) -> set[Month]:
+    """Months the upstream tables wrote since this table last read their changes. A table that never
+    recorded how far it read (built before the record existed) relies on Dagster's events alone."""
+    behind: set[Month] = set()
+    for table in seen:
+        read = month_changes.read_up_to(warehouse, name, table)
+        if read is not None:
+            behind |= set(month_changes.changed_after(warehouse, table, read))
+    return behind
 
 
 def _built_by(warehouse: Warehouse, name: str) -> str | None:
