@@ -1,11 +1,10 @@
-"""Turn what a failed dlt run raises (several wrappers deep) into one message a data engineer can act on,
-and make sure nothing a source raises carries a secret into the event log, the UI or an alert."""
+"""Turn what a failed dlt run raises (several wrappers deep) into one message a data engineer can act on.
+(That nothing raised carries a secret out is `redacted_errors.py`, which imports no dlt.)"""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -13,7 +12,6 @@ import dagster as dg
 import requests
 from dlt.extract.exceptions import ResourceExtractionError
 
-from dataforge_assets.lib.redaction import redact, redacted_exception
 from dataforge_assets.lib.sources.http import MissingSecretError
 from dataforge_assets.lib.sources.paging import Trail, UnstablePagingError, trail_of
 
@@ -36,28 +34,6 @@ def explain_failure(source_name: str, results: Iterable[T]) -> Iterator[T]:
             raise
         message, retry = cause
         raise dg.Failure(f"{where}: {message}", allow_retries=retry) from error
-
-
-@contextmanager
-def raised_errors_redacted() -> Iterator[None]:
-    """Whatever the body raises leaves as a dg.Failure whose description and cause chain are redacted.
-
-    Dagster stores the message of every exception in the chain (cause and context) in the event log, and
-    an API may echo its token back in an error body: so the chain is replaced by redacted copies.
-    """
-    try:
-        yield
-    except dg.Failure as failure:
-        cause = failure.__cause__ or (None if failure.__suppress_context__ else failure.__context__)
-        raise dg.Failure(
-            description=redact(failure.description or ""),
-            metadata=failure.metadata,
-            allow_retries=failure.allow_retries,
-        ) from (redacted_exception(cause) if cause else None)
-    except Exception as error:
-        raise dg.Failure(
-            description=redact(f"{type(error).__name__}: {error}"), allow_retries=True
-        ) from redacted_exception(error)
 
 
 def _chain(error: BaseException) -> list[BaseException]:
