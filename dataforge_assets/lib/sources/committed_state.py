@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import zlib
 from typing import Any
@@ -19,6 +20,9 @@ from dataforge_assets.lib.warehouse import Warehouse
 
 STATE_TABLE = "_dlt_pipeline_state"
 LOADS_TABLE = "_dlt_loads"
+# The resource-state key of the table spec a load ran under (its YAML and the source's settings that
+# shape a load): a spec changed since the last load goes through dlt, never skipped.
+SPEC_STATE_KEY = "spec"
 # dlt's pipeline state layout (`_state_engine_version`) this reader knows: sources -> resources.
 KNOWN_ENGINE_VERSION = 4
 
@@ -46,3 +50,7 @@ def resource_state(state: dict[str, Any] | None, source: str, resource: str) -> 
     """What a resource (a raw table) of `source` keeps in the pipeline state (`dlt.current.resource_state()`)."""
     found = ((state or {}).get("sources", {}).get(source, {}).get("resources", {})).get(resource)
     return found if isinstance(found, dict) else None
+
+
+def spec_fingerprint(*parts: str) -> str:
+    return hashlib.sha256("|".join(parts).encode()).hexdigest()

@@ -59,8 +59,9 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
         return source_yaml_model(super().model())
 
     def dlt_source(self, env: Environment, fresh_tables: Collection[str] = ()) -> Any:
-        if self.is_files:
-            # A files source applies `freeze` per file (a file bringing a new column is set aside).
+        if self.is_files or self.connection.kind == "sql_database":
+            # A files source applies `freeze` per file (a file bringing a new column is set aside);
+            # a SQLite source notes the contract among the settings its load ran under.
             resources = self.connection.dlt_resources(
                 self.name, env.home, fresh_tables, schema_contract=self.schema_contract
             )
@@ -74,8 +75,8 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
 
     def nothing_new(self, warehouse: Warehouse, env: Environment, tables: Collection[str]) -> bool:
         """Proven from the destination's committed dlt state, without importing dlt, that a load of
-        `tables` would find nothing to load (files sources; other kinds always run dlt)."""
-        if not self.is_files:
+        `tables` would find nothing to load (files and SQLite sources; other kinds always run dlt)."""
+        if getattr(self.connection, "nothing_new", None) is None:
             return False
         state = committed_state(warehouse, RAW_SCHEMA, pipeline_name(self.name))
         if state is None:
@@ -139,7 +140,7 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
             with warehouse.session(), warehouse.table_lock(RAW_SCHEMA, component.name):
                 tables = [key.path[-1] for key in context.selected_asset_keys]
                 if not full_refresh and component.nothing_new(warehouse, run_env, tables):
-                    yield from _nothing_new_results(context, warehouse, tables, privacy)
+                    yield from _nothing_new_results(context, warehouse, tables, privacy, component.is_files)
                     return
                 # Run-time helpers import dlt and requests: loaded here, not with the definitions.
                 from dataforge_assets.lib.sources.bad_input import bad_input_fails_without_retry
@@ -218,16 +219,19 @@ def _nothing_new_results(
     warehouse: Warehouse,
     tables: list[str],
     privacy: dict[str, PrivacySpec],
+    files: bool,
 ) -> Iterator[dg.MaterializeResult]:
     """What a dlt run that finds nothing new reports (0 rows loaded, no file set aside, the table as it
     is), without running it: the step still materializes every selected table, as the run asked."""
+    none_rejected = {"rejected_files": dg.MetadataValue.json([]), "rejected_file_count": 0} if files else {}
     for table in tables:
-        context.log.info(f"raw/{table}: every landed file is already loaded (dlt state in the warehouse)")
+        context.log.info(
+            f"raw/{table}: its source is unchanged since its last load (dlt state in the warehouse)"
+        )
         yield dg.MaterializeResult(
             asset_key=dg.AssetKey([RAW_SCHEMA, table]),
             metadata={
-                "rejected_files": dg.MetadataValue.json([]),
-                "rejected_file_count": 0,
+                **none_rejected,
                 "rows_loaded": 0,
                 "nothing_new": True,
                 **table_metadata(warehouse, RAW_SCHEMA, table, privacy[table]),

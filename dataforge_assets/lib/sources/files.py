@@ -11,7 +11,6 @@ key makes a changed file replace its rows instead of duplicating them.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import logging
 import shutil
 import tempfile
@@ -26,6 +25,7 @@ import dagster as dg
 from pydantic import field_validator
 
 from dataforge_assets.lib.lazy import lazy_module
+from dataforge_assets.lib.sources.committed_state import SPEC_STATE_KEY, spec_fingerprint
 from dataforge_assets.lib.sources.file_checks import (
     BadSourceFile,
     check_columns,
@@ -142,7 +142,7 @@ class FilesConnection(dg.Model):
             if (
                 state is None
                 or "required_columns" not in state  # a load would record them
-                or state.get(SPEC_STATE_KEY) != spec_fingerprint(table, self.csv, schema_contract == "freeze")
+                or state.get(SPEC_STATE_KEY) != _spec(table, self.csv, schema_contract == "freeze")
             ):
                 return False
             handled = state.get("files", {})
@@ -151,14 +151,8 @@ class FilesConnection(dg.Model):
         return True
 
 
-# The resource-state key of the table spec a load ran under: a spec changed in the YAML since the
-# last load goes through dlt, never skipped by `nothing_new`.
-SPEC_STATE_KEY = "spec"
-
-
-def spec_fingerprint(table: FileTableSpec, csv: CsvOptions, freeze: bool) -> str:
-    spec = f"{table.model_dump_json()}|{csv.model_dump_json()}|{freeze}"
-    return hashlib.sha256(spec.encode()).hexdigest()
+def _spec(table: FileTableSpec, csv: CsvOptions, freeze: bool) -> str:
+    return spec_fingerprint(table.model_dump_json(), csv.model_dump_json(), str(freeze))
 
 
 @dataclass(frozen=True)
@@ -214,7 +208,7 @@ def _read_landing(load: FileLoad) -> Iterator[Any]:
     if not load.folder.is_dir():
         raise FileNotFoundError(f"landing folder {load.folder} does not exist")
     state = dlt.current.resource_state()
-    state[SPEC_STATE_KEY] = spec_fingerprint(load.table, load.csv, load.freeze)
+    state[SPEC_STATE_KEY] = _spec(load.table, load.csv, load.freeze)
     handled: dict[str, dict] = state.setdefault("files", {})
     new = _new_files(load, handled)
     rejections: list[Rejection] = []
