@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -29,6 +30,7 @@ else:
 
 # The resource-state key of the SQLite database file a load read, as it was before the read.
 DATABASE_FILE_STATE_KEY = "database_file"
+QUIET_SECONDS = 2.0
 # The start of a SQLAlchemy URL, as SQLAlchemy parses it: dialect[+driver]://[user[:password]@]...
 URL_FORM = re.compile(r"(?P<name>[\w+]+)://(?:(?P<username>[^:/]*)(?::(?P<password>[^@]*))?@)?")
 
@@ -110,6 +112,8 @@ class SqlDatabaseConnection(dg.Model):
         engine = self.engine(home)
         path = self.sqlite_path(home)
         read = database_file_identity(path) if path else None  # taken before anything is read
+        if read is not None and not _quiet(read):
+            read = None  # not noted: a write in the same clock tick could follow unseen
         resources = []
         for table in self.tables:
             resource = self._table(engine, table)
@@ -203,6 +207,13 @@ def database_file_identity(path: Path) -> dict[str, Any] | None:
             continue
         identity[part] = [stat.st_size, stat.st_mtime_ns]
     return identity
+
+
+def _quiet(identity: dict[str, Any]) -> bool:
+    """Every part last written QUIET_SECONDS ago or more: file times are coarse (a clock tick, 2 s on
+    some file systems), so a write right after this look could leave size and time as they are."""
+    before = time.time_ns() - int(QUIET_SECONDS * 1e9)
+    return all(part is None or part[1] <= before for part in identity.values())
 
 
 def _recording(table: str, read: dict[str, Any], spec: str) -> Callable[[Any], Any]:
