@@ -134,6 +134,12 @@ def test_unchanged_sqlite_source_skips_dlt_and_a_changed_one_loads(platform: Pla
     changed = materialization_metadata(platform.materialize("raw/airlines"), ["raw", "airlines"])
     assert "nothing_new" not in changed and changed["rows_loaded"] == 16
     assert platform.sql("SELECT name FROM raw.airlines WHERE carrier = '9E'") == [("Renamed Air",)]
+    # The version it read is not trusted: none is noted (an earlier one restored with its old time
+    # must not match the rows of this load).
+    warehouse = _warehouse(platform)
+    with warehouse.session():
+        state = committed_state(warehouse, "raw", "dataforge_reference")
+    assert resource_state(state, "reference", "airlines")["database_file"] is None  # type: ignore[index]
     # Written just now: not noted (a write in the same clock tick could follow), so dlt runs again.
     assert "nothing_new" not in materialization_metadata(
         platform.materialize("raw/airlines"), ["raw", "airlines"]

@@ -113,11 +113,11 @@ class SqlDatabaseConnection(dg.Model):
         path = self.sqlite_path(home)
         read = database_file_identity(path) if path else None  # taken before anything is read
         if read is not None and not _quiet(read):
-            read = None  # not noted: a write in the same clock tick could follow unseen
+            read = None  # not trusted: a write in the same clock tick could follow unseen
         resources = []
         for table in self.tables:
             resource = self._table(engine, table)
-            if read is not None:
+            if path is not None:
                 resource.add_map(_recording(table.name, read, self._spec(table, schema_contract)))
             resources.append(resource)
         return resources
@@ -216,10 +216,10 @@ def _quiet(identity: dict[str, Any]) -> bool:
     return all(part is None or part[1] <= before for part in identity.values())
 
 
-def _recording(table: str, read: dict[str, Any], spec: str) -> Callable[[Any], Any]:
+def _recording(table: str, read: dict[str, Any] | None, spec: str) -> Callable[[Any], Any]:
     """A map step that notes, in the table's resource state (committed by dlt with the load), which
-    version of the database file the load read and under which spec. A load that yields no row notes
-    nothing: the next run then goes through dlt again."""
+    version of the database file the load read (None: not trusted, so no later step matches it) and
+    under which spec. A load that yields no row changes nothing in raw and notes nothing."""
     import dlt  # at run time, not at definitions load
 
     def record(item: Any) -> Any:
