@@ -1,19 +1,22 @@
 """Turn what a failed dlt run raises (several wrappers deep) into one message a data engineer can act on.
-(That nothing raised carries a secret out is `redacted_errors.py`, which imports no dlt.)"""
+(That nothing raised carries a secret out is `redacted_errors.py`, which imports no dlt.)
+
+requests, dlt's exceptions and the paging trail are imported when a run fails: a files or SQL source
+that loads never imports requests otherwise."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
 
 import dagster as dg
-import requests
-from dlt.extract.exceptions import ResourceExtractionError
 
-from dataforge_assets.lib.sources.http import MissingSecretError
-from dataforge_assets.lib.sources.paging import Trail, UnstablePagingError, trail_of
+if TYPE_CHECKING:
+    import requests
+
+    from dataforge_assets.lib.sources.paging import Trail
 
 T = TypeVar("T")
 
@@ -23,6 +26,10 @@ def explain_failure(source_name: str, results: Iterable[T]) -> Iterator[T]:
     try:
         yield from results
     except Exception as error:
+        from dlt.extract.exceptions import ResourceExtractionError
+
+        from dataforge_assets.lib.sources.paging import trail_of
+
         chain = _chain(error)
         table = next((e.pipe_name for e in chain if isinstance(e, ResourceExtractionError)), None)
         where = f"source `{source_name}`" + (f", table `{table}`" if table else "")
@@ -47,6 +54,11 @@ def _chain(error: BaseException) -> list[BaseException]:
 
 def _cause(chain: list[BaseException], trail: Trail | None = None) -> tuple[str, bool] | None:
     """(message, worth retrying) for the first error in the chain we know how to explain."""
+    import requests
+
+    from dataforge_assets.lib.sources.http import MissingSecretError
+    from dataforge_assets.lib.sources.paging import UnstablePagingError
+
     for error in chain:
         if isinstance(error, MissingSecretError):
             return str(error), False
