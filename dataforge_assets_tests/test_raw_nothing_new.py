@@ -8,6 +8,7 @@ import sqlite3
 import time
 from pathlib import Path
 
+import pytest
 import yaml
 
 from dataforge_assets.demo.setup import REFERENCE_DATABASE
@@ -15,6 +16,7 @@ from dataforge_assets.lib.refresh import FULL_REFRESH_RUN_CONFIG
 from dataforge_assets.lib.sources.committed_state import committed_state, resource_state
 from dataforge_assets.lib.sources.files import FilesConnection
 from dataforge_assets.lib.warehouse import Warehouse
+from dataforge_assets.lib.warehouse.postgres import PostgresWarehouse
 from dataforge_assets.resources import resources_for
 from dataforge_assets_tests.conftest import Platform, materialization_metadata
 from dataforge_assets_tests.demo_data import land_flights, land_reference, month_sample
@@ -22,7 +24,15 @@ from dataforge_assets_tests.demo_data import land_flights, land_reference, month
 FLIGHTS_YAML = Path(__file__).parents[1] / "dataforge_assets/defs/raw/flights/defs.yaml"
 
 
+@pytest.fixture(params=["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def any_platform(request: pytest.FixtureRequest) -> Platform:
+    """The skip reads dlt's state tables with the warehouse's own SQL: on both warehouses."""
+    return request.getfixturevalue("platform" if request.param == "duckdb" else "pg_platform")
+
+
 def _warehouse(platform: Platform) -> Warehouse:
+    if url := getattr(platform, "url", ""):  # PostgresPlatform
+        return PostgresWarehouse(url=url)
     return resources_for(platform.env)["warehouse"]
 
 
@@ -36,7 +46,8 @@ def _age(path: Path, seconds: float = 60) -> None:
     os.utime(path, (past, past))
 
 
-def test_unchanged_landing_folder_skips_dlt_and_reports_the_table(platform: Platform) -> None:
+def test_unchanged_landing_folder_skips_dlt_and_reports_the_table(any_platform: Platform) -> None:
+    platform = any_platform
     _age(land_flights(platform.env, 1, month_sample(1, 300)))
     platform.materialize("raw/flights")
     loads = _loads(platform, "flights")
@@ -115,7 +126,8 @@ def test_changed_table_spec_is_not_proven_unchanged(platform: Platform) -> None:
     assert not connection.nothing_new(platform.env.home, ["flights"], state_of, "freeze")
 
 
-def test_unchanged_sqlite_source_skips_dlt_and_a_changed_one_loads(platform: Platform) -> None:
+def test_unchanged_sqlite_source_skips_dlt_and_a_changed_one_loads(any_platform: Platform) -> None:
+    platform = any_platform
     land_reference(platform.env)
     database = platform.env.home / REFERENCE_DATABASE
     _age(database)
