@@ -14,14 +14,17 @@ from dataforge_assets.lib.partitions import SINGLE_RUN
 from dataforge_assets.lib.privacy import PrivacySpec, register
 from dataforge_assets.lib.refresh import DLT_REFRESH_MODE, Refresh
 from dataforge_assets.lib.retry import retry_policy
+from dataforge_assets.lib.sources.committed_state import committed_state, resource_state
 from dataforge_assets.lib.sources.connection import ConnectionYaml, resolve_connection
 from dataforge_assets.lib.sources.pipeline import (
     RAW_SCHEMA,
     make_dlt_source,
     make_pipeline,
+    pipeline_name,
     raw_asset_spec,
     raw_table_translator,
 )
+from dataforge_assets.lib.sources.redacted_errors import raised_errors_redacted
 from dataforge_assets.lib.sources.rejected_files import rejected_files_check, rejections_since
 from dataforge_assets.lib.sources.scaffold import SourceScaffolder
 from dataforge_assets.lib.sources.schema_contract import SchemaContractMode, dlt_schema_contract
@@ -56,8 +59,9 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
         return source_yaml_model(super().model())
 
     def dlt_source(self, env: Environment, fresh_tables: Collection[str] = ()) -> Any:
-        if self.is_files:
-            # A files source applies `freeze` per file (a file bringing a new column is set aside).
+        if self.is_files or self.connection.kind == "sql_database":
+            # A files source applies `freeze` per file (a file bringing a new column is set aside);
+            # a SQLite source notes the contract among the settings its load ran under.
             resources = self.connection.dlt_resources(
                 self.name, env.home, fresh_tables, schema_contract=self.schema_contract
             )
@@ -68,6 +72,18 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
     def fresh_tables(self, warehouse: Warehouse) -> list[str]:
         """Raw tables with no rows yet: a load into them has nothing to merge with."""
         return [t.name for t in self.connection.tables if not _has_rows(warehouse, t.name)]
+
+    def nothing_new(self, warehouse: Warehouse, env: Environment, tables: Collection[str]) -> bool:
+        """Proven from the destination's committed dlt state, without importing dlt, that a load of
+        `tables` would find nothing to load (files and SQLite sources; other kinds always run dlt)."""
+        if getattr(self.connection, "nothing_new", None) is None:
+            return False
+        state = committed_state(warehouse, RAW_SCHEMA, pipeline_name(self.name))
+        if state is None:
+            return False
+        return self.connection.nothing_new(
+            env.home, tables, lambda table: resource_state(state, self.name, table), self.schema_contract
+        )
 
     def table_privacy(self) -> dict[str, PrivacySpec]:
         return {t.name: t.privacy or self.privacy for t in self.connection.tables}
@@ -103,17 +119,12 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
             warehouse: Warehouse,
             refresh: Refresh,
         ) -> Iterator[Any]:
-            from dataforge_assets.lib.sources.errors import raised_errors_redacted  # imports dlt
-
             with raised_errors_redacted():
                 yield from _load(context, dlt, warehouse, refresh.full)
 
         def _load(
             context: dg.AssetExecutionContext, dlt: Any, warehouse: Warehouse, full_refresh: bool
         ) -> Iterator[Any]:
-            # Run-time helpers import dlt and requests: loaded here, not with the definitions.
-            from dataforge_assets.lib.sources.bad_input import bad_input_fails_without_retry
-            from dataforge_assets.lib.sources.errors import explain_failure
             from dataforge_assets.lib.sources.http import MissingSecretError
 
             run_env = current_environment()
@@ -127,6 +138,14 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
             started = datetime.now(UTC)
             # Two loads of one source never interleave (its dlt pipeline and its raw tables).
             with warehouse.session(), warehouse.table_lock(RAW_SCHEMA, component.name):
+                tables = [key.path[-1] for key in context.selected_asset_keys]
+                if not full_refresh and component.nothing_new(warehouse, run_env, tables):
+                    yield from _nothing_new_results(context, warehouse, tables, privacy, component.is_files)
+                    return
+                # Run-time helpers import dlt and requests: loaded here, not with the definitions.
+                from dataforge_assets.lib.sources.bad_input import bad_input_fails_without_retry
+                from dataforge_assets.lib.sources.errors import explain_failure
+
                 pipeline = make_pipeline(component.name, run_env, warehouse.dlt_destination())
                 if full_refresh:
                     from dataforge_assets.lib.sources.refresh import start_over
@@ -193,6 +212,31 @@ def _declared(table: Any) -> list[str]:
     """The columns a raw table's YAML names (key, cursor, typed columns): missing ones fail the drift check."""
     named = [*table.primary_key, *([table.cursor_field] if table.cursor_field else [])]
     return list(dict.fromkeys([*named, *(getattr(table, "columns", None) or {})]))
+
+
+def _nothing_new_results(
+    context: dg.AssetExecutionContext,
+    warehouse: Warehouse,
+    tables: list[str],
+    privacy: dict[str, PrivacySpec],
+    files: bool,
+) -> Iterator[dg.MaterializeResult]:
+    """What a dlt run that finds nothing new reports (0 rows loaded, no file set aside, the table as it
+    is), without running it: the step still materializes every selected table, as the run asked."""
+    none_rejected = {"rejected_files": dg.MetadataValue.json([]), "rejected_file_count": 0} if files else {}
+    for table in tables:
+        context.log.info(
+            f"raw/{table}: its source is unchanged since its last load (dlt state in the warehouse)"
+        )
+        yield dg.MaterializeResult(
+            asset_key=dg.AssetKey([RAW_SCHEMA, table]),
+            metadata={
+                **none_rejected,
+                "rows_loaded": 0,
+                "nothing_new": True,
+                **table_metadata(warehouse, RAW_SCHEMA, table, privacy[table]),
+            },
+        )
 
 
 def _report_rejections(

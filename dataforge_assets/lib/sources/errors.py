@@ -1,21 +1,22 @@
-"""Turn what a failed dlt run raises (several wrappers deep) into one message a data engineer can act on,
-and make sure nothing a source raises carries a secret into the event log, the UI or an alert."""
+"""Turn what a failed dlt run raises (several wrappers deep) into one message a data engineer can act on.
+(That nothing raised carries a secret out is `redacted_errors.py`, which imports no dlt.)
+
+requests, dlt's exceptions and the paging trail are imported when a run fails: a files or SQL source
+that loads never imports requests otherwise."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from urllib.parse import urlsplit
 
 import dagster as dg
-import requests
-from dlt.extract.exceptions import ResourceExtractionError
 
-from dataforge_assets.lib.redaction import redact, redacted_exception
-from dataforge_assets.lib.sources.http import MissingSecretError
-from dataforge_assets.lib.sources.paging import Trail, UnstablePagingError, trail_of
+if TYPE_CHECKING:
+    import requests
+
+    from dataforge_assets.lib.sources.paging import Trail
 
 T = TypeVar("T")
 
@@ -25,6 +26,10 @@ def explain_failure(source_name: str, results: Iterable[T]) -> Iterator[T]:
     try:
         yield from results
     except Exception as error:
+        from dlt.extract.exceptions import ResourceExtractionError
+
+        from dataforge_assets.lib.sources.paging import trail_of
+
         chain = _chain(error)
         table = next((e.pipe_name for e in chain if isinstance(e, ResourceExtractionError)), None)
         where = f"source `{source_name}`" + (f", table `{table}`" if table else "")
@@ -38,28 +43,6 @@ def explain_failure(source_name: str, results: Iterable[T]) -> Iterator[T]:
         raise dg.Failure(f"{where}: {message}", allow_retries=retry) from error
 
 
-@contextmanager
-def raised_errors_redacted() -> Iterator[None]:
-    """Whatever the body raises leaves as a dg.Failure whose description and cause chain are redacted.
-
-    Dagster stores the message of every exception in the chain (cause and context) in the event log, and
-    an API may echo its token back in an error body: so the chain is replaced by redacted copies.
-    """
-    try:
-        yield
-    except dg.Failure as failure:
-        cause = failure.__cause__ or (None if failure.__suppress_context__ else failure.__context__)
-        raise dg.Failure(
-            description=redact(failure.description or ""),
-            metadata=failure.metadata,
-            allow_retries=failure.allow_retries,
-        ) from (redacted_exception(cause) if cause else None)
-    except Exception as error:
-        raise dg.Failure(
-            description=redact(f"{type(error).__name__}: {error}"), allow_retries=True
-        ) from redacted_exception(error)
-
-
 def _chain(error: BaseException) -> list[BaseException]:
     seen: list[BaseException] = []
     current: BaseException | None = error
@@ -71,6 +54,11 @@ def _chain(error: BaseException) -> list[BaseException]:
 
 def _cause(chain: list[BaseException], trail: Trail | None = None) -> tuple[str, bool] | None:
     """(message, worth retrying) for the first error in the chain we know how to explain."""
+    import requests
+
+    from dataforge_assets.lib.sources.http import MissingSecretError
+    from dataforge_assets.lib.sources.paging import UnstablePagingError
+
     for error in chain:
         if isinstance(error, MissingSecretError):
             return str(error), False

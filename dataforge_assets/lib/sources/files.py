@@ -16,7 +16,7 @@ import shutil
 import tempfile
 import time
 import zlib
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -25,6 +25,7 @@ import dagster as dg
 from pydantic import field_validator
 
 from dataforge_assets.lib.lazy import lazy_module
+from dataforge_assets.lib.sources.committed_state import SPEC_STATE_KEY, spec_fingerprint
 from dataforge_assets.lib.sources.file_checks import (
     BadSourceFile,
     check_columns,
@@ -120,6 +121,39 @@ class FilesConnection(dg.Model):
             for table in self.tables
         ]
 
+    def nothing_new(
+        self,
+        home: Path,
+        tables: Collection[str],
+        state_of: Callable[[str], dict[str, Any] | None],
+        schema_contract: str | None = None,
+    ) -> bool:
+        """True when a load of `tables` would read no file: the committed state of each (`state_of`, see
+        committed_state.py) was written under the same table spec and records every landed file with
+        its size and time as they are now (what `_new_files` skips without hashing). Cheap: one stat
+        per file; anything else (a new, touched or re-delivered file, no state yet) answers False."""
+        folder = _resolve(self.folder, home)
+        if not folder.is_dir():
+            return False  # the load says the folder is missing
+        for table in self.tables:
+            if table.name not in tables:
+                continue
+            state = state_of(table.name)
+            if (
+                state is None
+                or "required_columns" not in state  # a load would record them
+                or state.get(SPEC_STATE_KEY) != _spec(table, self.csv, schema_contract == "freeze")
+            ):
+                return False
+            handled = state.get("files", {})
+            if not all(unchanged_since(handled.get(f.name), f) for f in landed_files(folder, [table.glob])):
+                return False
+        return True
+
+
+def _spec(table: FileTableSpec, csv: CsvOptions, freeze: bool) -> str:
+    return spec_fingerprint(table.model_dump_json(), csv.model_dump_json(), str(freeze))
+
 
 @dataclass(frozen=True)
 class FileLoad:
@@ -174,6 +208,7 @@ def _read_landing(load: FileLoad) -> Iterator[Any]:
     if not load.folder.is_dir():
         raise FileNotFoundError(f"landing folder {load.folder} does not exist")
     state = dlt.current.resource_state()
+    state[SPEC_STATE_KEY] = _spec(load.table, load.csv, load.freeze)
     handled: dict[str, dict] = state.setdefault("files", {})
     new = _new_files(load, handled)
     rejections: list[Rejection] = []

@@ -36,12 +36,16 @@ def make_dlt_source(name: str, resources: Sequence[Any]) -> Any:
     return dlt.source(_resources, name=name, max_table_nesting=0)()
 
 
+def pipeline_name(source_name: str) -> str:
+    return f"dataforge_{source_name}"
+
+
 def make_pipeline(source_name: str, env: Environment, destination: Any | None = None) -> Any:
     """One pipeline per source; its state (the incremental cursors) lives in the destination."""
     import dlt
 
     return dlt.pipeline(
-        pipeline_name=f"dataforge_{source_name}",
+        pipeline_name=pipeline_name(source_name),
         destination=destination,
         dataset_name=RAW_SCHEMA,
         pipelines_dir=str(env.dlt_pipelines_dir),

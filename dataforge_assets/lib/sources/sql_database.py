@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Collection, Sequence
+import time
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -18,6 +19,7 @@ import dagster as dg
 from pydantic import Field, field_validator, model_validator
 
 from dataforge_assets.lib.lazy import lazy_module
+from dataforge_assets.lib.sources.committed_state import SPEC_STATE_KEY, spec_fingerprint
 from dataforge_assets.lib.sources.http import read_env
 from dataforge_assets.lib.sources.spec import TableSpec
 
@@ -26,6 +28,9 @@ if TYPE_CHECKING:
 else:
     sa = lazy_module("sqlalchemy")
 
+# The resource-state key of the SQLite database file a load read, as it was before the read.
+DATABASE_FILE_STATE_KEY = "database_file"
+QUIET_SECONDS = 2.0
 # The start of a SQLAlchemy URL, as SQLAlchemy parses it: dialect[+driver]://[user[:password]@]...
 URL_FORM = re.compile(r"(?P<name>[\w+]+)://(?:(?P<username>[^:/]*)(?::(?P<password>[^@]*))?@)?")
 
@@ -96,10 +101,66 @@ class SqlDatabaseConnection(dg.Model):
             url = url.set(password=read_env(self.password_env, "the database password of this source"))
         return sa.create_engine(url)
 
-    def dlt_resources(self, source_name: str, home: Path, fresh_tables: Collection[str] = ()) -> list[Any]:
+    def dlt_resources(
+        self,
+        source_name: str,
+        home: Path,
+        fresh_tables: Collection[str] = (),
+        schema_contract: str | None = None,
+    ) -> list[Any]:
         # `fresh_tables` is not used: rows are not key-checked before loading, so every load merges.
         engine = self.engine(home)
-        return [self._table(engine, table) for table in self.tables]
+        path = self.sqlite_path(home)
+        read = database_file_identity(path) if path else None  # taken before anything is read
+        if read is not None and not _quiet(read):
+            read = None  # not trusted: a write in the same clock tick could follow unseen
+        resources = []
+        for table in self.tables:
+            resource = self._table(engine, table)
+            if path is not None:
+                resource.add_map(_recording(table.name, read, self._spec(table, schema_contract)))
+            resources.append(resource)
+        return resources
+
+    def sqlite_path(self, home: Path) -> Path | None:
+        """The database file of a `sqlite:///<path>` URL (relative paths under `home`), as SQLAlchemy
+        reads it; None for other databases, in-memory SQLite or a URL with options."""
+        match = URL_FORM.match(self.url)
+        if not match or match["name"] not in ("sqlite", "sqlite+pysqlite") or match.group(0) != "sqlite://":
+            return None
+        database = self.url[match.end() :]
+        if not database.startswith("/") or len(database) < 2 or "?" in database:
+            return None
+        path = Path(database[1:])
+        return path if path.is_absolute() else home / path
+
+    def nothing_new(
+        self,
+        home: Path,
+        tables: Collection[str],
+        state_of: Callable[[str], dict[str, Any] | None],
+        schema_contract: str | None = None,
+    ) -> bool:
+        """True when the source is a SQLite file unchanged (sizes and times of it and its WAL) since
+        the last completed load of each of `tables` read it, under the same table spec: a load would
+        read the same rows again. Other databases have no such cheap proof: False."""
+        path = self.sqlite_path(home)
+        now = database_file_identity(path) if path else None
+        if now is None:
+            return False
+        for table in self.tables:
+            if table.name not in tables:
+                continue
+            state = state_of(table.name) or {}
+            if state.get(DATABASE_FILE_STATE_KEY) != now or state.get(SPEC_STATE_KEY) != self._spec(
+                table, schema_contract
+            ):
+                return False
+        return True
+
+    def _spec(self, table: SqlTableSpec, schema_contract: str | None) -> str:
+        settings = self.model_dump_json(exclude={"tables"})
+        return spec_fingerprint(settings, table.model_dump_json(), str(schema_contract))
 
     def _table(self, engine: sa.Engine, table: SqlTableSpec) -> Any:
         import dlt  # at run time, not at definitions load
@@ -130,6 +191,44 @@ class SqlDatabaseConnection(dg.Model):
 
             resource.add_map(with_row_hash)
         return resource.with_name(table.name)
+
+
+def database_file_identity(path: Path) -> dict[str, Any] | None:
+    """Size and time of a SQLite file and of its write-ahead log (committed rows may sit there); None
+    when the file is missing or a rollback journal exists (a write under way, or one to roll back)."""
+    if not path.is_file() or path.with_name(f"{path.name}-journal").exists():
+        return None
+    identity: dict[str, Any] = {}
+    for part, file in (("db", path), ("wal", path.with_name(f"{path.name}-wal"))):
+        try:
+            stat = file.stat()
+        except FileNotFoundError:
+            identity[part] = None
+            continue
+        identity[part] = [stat.st_size, stat.st_mtime_ns]
+    return identity
+
+
+def _quiet(identity: dict[str, Any]) -> bool:
+    """Every part last written QUIET_SECONDS ago or more: file times are coarse (a clock tick, 2 s on
+    some file systems), so a write right after this look could leave size and time as they are."""
+    before = time.time_ns() - int(QUIET_SECONDS * 1e9)
+    return all(part is None or part[1] <= before for part in identity.values())
+
+
+def _recording(table: str, read: dict[str, Any] | None, spec: str) -> Callable[[Any], Any]:
+    """A map step that notes, in the table's resource state (committed by dlt with the load), which
+    version of the database file the load read (None: not trusted, so no later step matches it) and
+    under which spec. A load that yields no row changes nothing in raw and notes nothing."""
+    import dlt  # at run time, not at definitions load
+
+    def record(item: Any) -> Any:
+        state = dlt.current.resource_state(table)
+        state[DATABASE_FILE_STATE_KEY] = read
+        state[SPEC_STATE_KEY] = spec
+        return item
+
+    return record
 
 
 def _cursor_value(value: str | int | float | None) -> Any:
