@@ -207,7 +207,7 @@ def _read_landing(load: FileLoad) -> Iterator[Any]:
         load_keys = LoadKeys(load.table.primary_key) if merging else None
         if _imports_parquet(load):
             frames = _accepted_frames(load, accepted, load_keys, rejections, Path(scratch))
-            items = _parquet_imports(frames, union.names, Path(scratch))
+            items = _parquet_import(frames, union.names, Path(scratch))
         else:
             items = _coalesced(_accepted_batches(load, accepted, union, load_keys, rejections, Path(scratch)))
         last = None
@@ -482,12 +482,13 @@ def _imports_parquet(load: FileLoad) -> bool:
     return load.table.format == "csv" and not load.table.keeps_history
 
 
-def _parquet_imports(frames: Iterable[pl.DataFrame], union: Sequence[str], folder: Path) -> Iterator[Any]:
-    """The load's rows as Parquet files of about BATCH_ROWS rows for dlt to import, written as dlt's
-    extract would write them (columns named, ordered and NOT NULL as in dlt's schema, `_dlt_load_id`
-    included, so its normalize takes each file as it is) minus column statistics, which nothing reads
-    here and which cost a third of the writing. Each file comes with an empty Arrow table of its
-    columns, from which dlt infers the table schema as it does for an Arrow batch."""
+def _parquet_import(frames: Iterable[pl.DataFrame], union: Sequence[str], folder: Path) -> Iterator[Any]:
+    """The load's rows as one Parquet file for dlt to import (one load job: one INSERT, as dlt's
+    extract writes one file per table), written as dlt's extract would write it (columns named,
+    ordered and NOT NULL as in dlt's schema, `_dlt_load_id` included, a row group per BATCH_ROWS, so
+    its normalize takes the file as it is) minus column statistics, which nothing reads here. The
+    file comes with an empty Arrow table of its columns, from which dlt infers the table schema as
+    it does for an Arrow batch."""
     import dlt  # at run time, not when the definitions load
     from dlt.extract.extractors import ImportFileMeta
     from dlt.extract.items import DataItemWithMeta
@@ -498,16 +499,29 @@ def _parquet_imports(frames: Iterable[pl.DataFrame], union: Sequence[str], folde
     renamed = {name: naming.normalize_identifier(name) for name in [*union, SOURCE_FILE, SOURCE_ROW]}
     required = _not_null_columns() | {load_id_column}
     aligned = (_aligned_frame(frame, union).rename(renamed) for frame in frames)
-    for number, chunk in enumerate(_coalesced_frames(aligned)):
-        if chunk.height == 0:
-            yield chunk.to_arrow()  # no file: an empty batch, as the Arrow path yields it
-            continue
-        path = folder / f"{number:06d}.parquet"
-        rows = chunk.with_columns(pl.lit(load_id).alias(load_id_column)).to_arrow()
-        schema = pa.schema([field.with_nullable(field.name not in required) for field in rows.schema])
-        pq.write_table(pa.Table.from_arrays(rows.columns, schema=schema), path, write_statistics=False)
-        meta = ImportFileMeta(str(path), _metrics(path, chunk.height), "parquet")
-        yield DataItemWithMeta(meta, chunk.head(0).to_arrow())
+    path = folder / f"{load_id}.parquet"
+    writer, rows, columns = None, 0, None
+    try:
+        for chunk in _coalesced_frames(aligned):
+            columns = chunk.head(0)
+            if chunk.height == 0:
+                continue
+            table = chunk.with_columns(pl.lit(load_id).alias(load_id_column)).to_arrow()
+            if writer is None:
+                schema = pa.schema([f.with_nullable(f.name not in required) for f in table.schema])
+                writer = pq.ParquetWriter(path, schema, write_statistics=False)
+            writer.write_table(pa.Table.from_arrays(table.columns, schema=writer.schema))
+            rows += chunk.height
+    finally:
+        if writer is not None:
+            writer.close()
+    if columns is None:
+        return
+    if writer is None:
+        yield columns.to_arrow()  # no rows: an empty batch, as the Arrow path yields it
+        return
+    meta = ImportFileMeta(str(path), _metrics(path, rows), "parquet")
+    yield DataItemWithMeta(meta, columns.to_arrow())
 
 
 def _not_null_columns() -> set[str]:
