@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any, Literal
 import dagster as dg
 from pydantic import field_validator
 
-from dataforge_assets.lib.layers import LOAD_ID
 from dataforge_assets.lib.lazy import lazy_module
 from dataforge_assets.lib.sources.file_checks import (
     BadSourceFile,
@@ -205,40 +204,35 @@ def _read_landing(load: FileLoad) -> Iterator[Any]:
             and bool(load.table.primary_key)
         )
         load_keys = LoadKeys(load.table.primary_key) if merging else None
-        if _imports_parquet(load):
-            frames = _accepted_frames(load, accepted, load_keys, rejections, Path(scratch))
-            items = _parquet_import(frames, union.names, Path(scratch))
-        else:
-            items = _coalesced(_accepted_batches(load, accepted, union, load_keys, rejections, Path(scratch)))
+        batches = _accepted_batches(load, accepted, union, load_keys, rejections, Path(scratch))
         last = None
-        for item in items:
+        for batch in _coalesced(batches):
             if last is not None:
                 yield last
-            last = item
-        for candidate in new:
-            handled[candidate.identity.name] = {
-                "size": candidate.identity.size,
-                "sha256": candidate.identity.sha256,
-                "mtime_ns": candidate.landed.mtime_ns,
-            }
-        if rejections:
-            for rejection in rejections:
-                log.warning(f"file set aside: {rejection.reason}")
-            yield dlt.mark.with_hints(
-                rejection_rows(rejections),
-                dlt.mark.make_hints(table_name=REJECTED_FILES, write_disposition="append", primary_key=[]),
-                create_table_variant=True,
-            )
-        # The last item is yielded inside the scratch folder's life: it may be a file dlt imports.
-        if last is None:
-            return
-        if load_keys is None:
-            yield last
-            return
-        # The whole load is read: tell dlt how to write it, with its last batch.
-        # A table with a deleted flag is always merged: a plain insert would load the deleted rows.
-        fresh = load.fresh and load.table.deleted_flag is None
-        yield _with_hints(last, _merge_hints(load_keys.repeated(), fresh))
+            last = batch
+    for candidate in new:
+        handled[candidate.identity.name] = {
+            "size": candidate.identity.size,
+            "sha256": candidate.identity.sha256,
+            "mtime_ns": candidate.landed.mtime_ns,
+        }
+    if rejections:
+        for rejection in rejections:
+            log.warning(f"file set aside: {rejection.reason}")
+        yield dlt.mark.with_hints(
+            rejection_rows(rejections),
+            dlt.mark.make_hints(table_name=REJECTED_FILES, write_disposition="append", primary_key=[]),
+            create_table_variant=True,
+        )
+    if last is None:
+        return
+    if load_keys is None:
+        yield last
+        return
+    # The whole load is read: tell dlt how to write it, with its last batch.
+    # A table with a deleted flag is always merged: a plain insert would load the deleted rows.
+    fresh = load.fresh and load.table.deleted_flag is None
+    yield dlt.mark.with_hints(last, _merge_hints(load_keys.repeated(), fresh))
 
 
 def _new_files(load: FileLoad, handled: dict[str, dict]) -> list[_Candidate]:
@@ -380,22 +374,10 @@ def _accepted_batches(
 ) -> Iterator[pa.Table]:
     """Each accepted file read whole (its keys checked before any of it is handed on), aligned to the
     load's schema; a file failing its key checks is set aside."""
-    for frame in _accepted_frames(load, accepted, load_keys, rejections, scratch):
-        yield _aligned(frame.to_arrow(), union)
-
-
-def _accepted_frames(
-    load: FileLoad,
-    accepted: list[_Candidate],
-    load_keys: LoadKeys | None,
-    rejections: list[Rejection],
-    scratch: Path,
-) -> Iterator[pl.DataFrame]:
-    """`_accepted_batches` before alignment, as polars frames."""
     for candidate in accepted:
         try:
-            frames = list(
-                read_file_frames(
+            batches = list(
+                read_file_batches(
                     _readable_path(load, candidate, scratch),
                     load.table.format,
                     load.csv,
@@ -408,7 +390,8 @@ def _accepted_frames(
         except BadSourceFile as bad:
             rejections.append(_rejection(load, candidate, bad))
             continue
-        yield from frames
+        for batch in batches:
+            yield _aligned(batch, union)
 
 
 def _aligned(batch: pa.Table, union: pa.Schema) -> pa.Table:
@@ -474,112 +457,6 @@ def _coalesced(batches: Iterable[pa.Table], rows: int = BATCH_ROWS) -> Iterator[
         yield pa.concat_tables(pending)
 
 
-def _imports_parquet(load: FileLoad) -> bool:
-    """CSV rows reach dlt as Parquet files the reader writes (polars, no Arrow conversion, no dlt
-    extract writer): dlt's extract writes Arrow items as Parquet anyway, and its normalize takes a
-    Parquet file matching the table's schema as it is. Tables keeping history add a row hash to each
-    Arrow batch (`with_row_hash`), and Parquet drops keep their own types: both stay Arrow items."""
-    return load.table.format == "csv" and not load.table.keeps_history
-
-
-def _parquet_import(frames: Iterable[pl.DataFrame], union: Sequence[str], folder: Path) -> Iterator[Any]:
-    """The load's rows as one Parquet file for dlt to import (one load job: one INSERT, as dlt's
-    extract writes one file per table), written as dlt's extract would write it (columns named,
-    ordered and NOT NULL as in dlt's schema, `_dlt_load_id` included, a row group per BATCH_ROWS, so
-    its normalize takes the file as it is) minus column statistics, which nothing reads here. The
-    file comes with an empty Arrow table of its columns, from which dlt infers the table schema as
-    it does for an Arrow batch."""
-    import dlt  # at run time, not when the definitions load
-    from dlt.extract.extractors import ImportFileMeta
-    from dlt.extract.items import DataItemWithMeta
-
-    naming = dlt.current.source_schema().naming
-    load_id = dlt.current.load_package_state()["load_id"]
-    load_id_column = naming.normalize_identifier(LOAD_ID)
-    renamed = {name: naming.normalize_identifier(name) for name in [*union, SOURCE_FILE, SOURCE_ROW]}
-    required = _not_null_columns() | {load_id_column}
-    aligned = (_aligned_frame(frame, union).rename(renamed) for frame in frames)
-    path = folder / f"{load_id}.parquet"
-    writer, rows, columns = None, 0, None
-    try:
-        for chunk in _coalesced_frames(aligned):
-            columns = chunk.head(0)
-            if chunk.height == 0:
-                continue
-            table = chunk.with_columns(pl.lit(load_id).alias(load_id_column)).to_arrow()
-            if writer is None:
-                schema = pa.schema([f.with_nullable(f.name not in required) for f in table.schema])
-                writer = pq.ParquetWriter(path, schema, write_statistics=False)
-            writer.write_table(pa.Table.from_arrays(table.columns, schema=writer.schema))
-            rows += chunk.height
-    finally:
-        if writer is not None:
-            writer.close()
-    if columns is None:
-        return
-    if writer is None:
-        yield columns.to_arrow()  # no rows: an empty batch, as the Arrow path yields it
-        return
-    meta = ImportFileMeta(str(path), _metrics(path, rows), "parquet")
-    yield DataItemWithMeta(meta, columns.to_arrow())
-
-
-def _not_null_columns() -> set[str]:
-    """Columns dlt's schema holds NOT NULL for the current resource's table (the primary key):
-    the resource's hints and what earlier loads stored."""
-    import dlt  # at run time, not when the definitions load
-
-    resource = dlt.current.resource()
-    columns = {
-        **(resource.compute_table_schema().get("columns") or {}),
-        **dlt.current.source_schema().tables.get(resource.table_name, {}).get("columns", {}),
-    }
-    return {name for name, column in columns.items() if column.get("nullable") is False}
-
-
-def _metrics(path: Path, rows: int) -> Any:
-    from dlt.common.metrics import DataWriterMetrics
-
-    return DataWriterMetrics(str(path), rows, path.stat().st_size, 0, 0)
-
-
-def _with_hints(item: Any, hints: Any) -> Any:
-    """`dlt.mark.with_hints` for an Arrow batch or a file to import (whose hints ride in its meta)."""
-    import dlt  # at run time, not when the definitions load
-    from dlt.extract.extractors import ImportFileMeta
-    from dlt.extract.items import DataItemWithMeta
-
-    if isinstance(item, DataItemWithMeta) and isinstance(item.meta, ImportFileMeta):
-        meta = item.meta
-        return DataItemWithMeta(
-            ImportFileMeta(meta.file_path, meta.metrics, meta.file_format, hints), item.data
-        )
-    return dlt.mark.with_hints(item, hints)
-
-
-def _aligned_frame(frame: pl.DataFrame, union: Sequence[str]) -> pl.DataFrame:
-    """`_aligned` for a CSV file's text columns, in polars."""
-    return frame.select(
-        *(pl.col(name) if name in frame.columns else pl.lit(None, pl.String).alias(name) for name in union),
-        SOURCE_FILE,
-        SOURCE_ROW,
-    )
-
-
-def _coalesced_frames(frames: Iterable[pl.DataFrame], rows: int = BATCH_ROWS) -> Iterator[pl.DataFrame]:
-    """`_coalesced` for polars frames of one column set."""
-    pending: list[pl.DataFrame] = []
-    size = 0
-    for frame in frames:
-        if pending and size + frame.height > rows:
-            yield pl.concat(pending, rechunk=False)
-            pending, size = [], 0
-        pending.append(frame)
-        size += frame.height
-    if pending:
-        yield pl.concat(pending, rechunk=False)
-
-
 def _known_columns(table: str) -> dict[str, str]:
     """Data columns (and their dlt types) earlier loads of the table brought (dlt's schema, restored
     from the destination)."""
@@ -606,20 +483,6 @@ def read_file_batches(
     (Parquet), plus lineage; its keys are checked as it streams (no NULL, no repeat) and a bad key
     raises BadSourceFile naming the rows. `shown_as`: the landed file `path` was decompressed from.
     """
-    for frame in read_file_frames(path, file_format, csv, source, table, load_keys, shown_as):
-        yield frame.to_arrow()
-
-
-def read_file_frames(
-    path: Path,
-    file_format: str,
-    csv: CsvOptions,
-    source: str = "?",
-    table: FileTableSpec | None = None,
-    load_keys: LoadKeys | None = None,
-    shown_as: Path | None = None,
-) -> Iterator[pl.DataFrame]:
-    """`read_file_batches` as polars frames (no conversion to Arrow)."""
     shown = shown_as or path
     if file_format == "csv":
         frame = pl.scan_csv(
@@ -644,7 +507,7 @@ def read_file_frames(
                 check_keys(source, shown, frame, key, SOURCE_ROW)  # raises, naming the rows
             hashes.append(key_hashes(batch, key))
         rows += batch.height
-        yield batch
+        yield batch.to_arrow()
     if key and any_repeated(hashes):
         # Exact check, only on suspicion: raises naming the rows (a hash collision passes).
         check_keys(source, shown, frame, key, SOURCE_ROW)
