@@ -22,9 +22,9 @@ if TYPE_CHECKING:
 else:
     pl = lazy_module("polars")
 
-# Key hashes a load holds in memory (8 bytes each, 64 MB; sorting them doubles that) before it
-# writes them to its spill folder: a load of up to 8M rows is checked in memory, as before.
-MEMORY_HASHES = 8_000_000
+# Key hashes a load holds in memory (8 bytes each, 16 MB; a spill or a sort doubles that) before it
+# writes them to its spill folder: a load of up to 2M rows is checked in memory, as before.
+MEMORY_HASHES = 2_000_000
 # Spilled hashes are split by their top 6 bits: a partition of a 100M-row load is ~1.6M hashes.
 PARTITION_BITS = 6
 _HASH = "key_hash"
