@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import polars as pl
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dataforge_assets.lib.sources.load_keys import LoadKeys, any_repeated, key_hashes
@@ -31,6 +34,23 @@ def test_load_keys_repeated_across_files(first: list[tuple[str, str]], second: l
     for pairs in (first, second):
         load.add_file([key_hashes(_frame(pairs), KEY)] if pairs else [])
     assert load.repeated() == bool(set(first) & set(second))
+
+
+@settings(deadline=None, max_examples=50)  # each example writes files
+@given(st.lists(rows, max_size=5), st.integers(0, 40))
+def test_load_keys_spilled_to_disk_answer_as_in_memory(
+    files: list[list[tuple[str, str]]], memory: int
+) -> None:
+    # However few hashes stay in memory, the answer is the in-memory one (partitions of the spilled files).
+    files = [sorted(set(pairs)) for pairs in files]
+    with tempfile.TemporaryDirectory() as folder:
+        spilling, in_memory = LoadKeys(KEY, Path(folder), memory_hashes=memory), LoadKeys(KEY)
+        for pairs in files:
+            hashes = [key_hashes(_frame(pairs), KEY)] if pairs else []
+            spilling.add_file(hashes)
+            in_memory.add_file(hashes)
+        every = [key for pairs in files for key in pairs]
+        assert spilling.repeated() == in_memory.repeated() == (len(set(every)) < len(every))
 
 
 def test_a_key_column_value_moving_between_columns_is_a_different_key() -> None:

@@ -6,7 +6,9 @@ import os
 import time
 
 import polars as pl
+import pytest
 
+from dataforge_assets.lib.sources import load_keys
 from dataforge_assets_tests.conftest import Platform, materialization_metadata
 from dataforge_assets_tests.demo_data import land_flights, month_sample
 
@@ -93,7 +95,12 @@ def test_first_load_fills_an_empty_table_without_staging(platform: Platform) -> 
     assert staged == [(0,)]
 
 
-def test_files_of_one_load_repeating_keys_still_merge_to_one_row_per_key(platform: Platform) -> None:
+@pytest.mark.parametrize("spilled", [False, True], ids=["hashes_in_memory", "hashes_on_disk"])
+def test_files_of_one_load_repeating_keys_still_merge_to_one_row_per_key(
+    platform: Platform, spilled: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if spilled:  # a load too large to hold its key hashes: they go to disk after every file
+        monkeypatch.setattr(load_keys, "MEMORY_HASHES", 1)
     folder = platform.env.landing_dir / "flights"
     land_flights(platform.env, 1, month_sample(1, 100))
     platform.materialize("raw/flights")  # unique keys: the schema now says the load was deduplicated

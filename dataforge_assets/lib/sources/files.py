@@ -238,13 +238,15 @@ def _read_landing(load: FileLoad) -> Iterator[Any]:
             and load.table.merge_strategy == "delete-insert"
             and bool(load.table.primary_key)
         )
-        load_keys = LoadKeys(load.table.primary_key) if merging else None
+        load_keys = LoadKeys(load.table.primary_key, spill_folder=Path(scratch)) if merging else None
         batches = _accepted_batches(load, accepted, union, load_keys, rejections, Path(scratch))
         last = None
         for batch in _coalesced(batches):
             if last is not None:
                 yield last
             last = batch
+        # Asked while the scratch folder (where a large load's key hashes went) still exists.
+        repeated = load_keys is not None and load_keys.repeated()
     for candidate in new:
         handled[candidate.identity.name] = {
             "size": candidate.identity.size,
@@ -267,7 +269,7 @@ def _read_landing(load: FileLoad) -> Iterator[Any]:
     # The whole load is read: tell dlt how to write it, with its last batch.
     # A table with a deleted flag is always merged: a plain insert would load the deleted rows.
     fresh = load.fresh and load.table.deleted_flag is None
-    yield dlt.mark.with_hints(last, _merge_hints(load_keys.repeated(), fresh))
+    yield dlt.mark.with_hints(last, _merge_hints(repeated, fresh))
 
 
 def _new_files(load: FileLoad, handled: dict[str, dict]) -> list[_Candidate]:
