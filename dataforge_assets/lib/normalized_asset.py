@@ -16,7 +16,6 @@ from dataforge_assets.lib.normalize import (
     LINEAGE,
     LOAD_ID,
     NORMALIZED,
-    PROCESSED_LOADS,
     QUARANTINE,
     RAW,
     BuildReport,
@@ -29,17 +28,13 @@ from dataforge_assets.lib.partitions import (
     FLIGHT_MONTHS,
     SINGLE_RUN,
     Month,
-    date_months_sql,
     in_partitions,
     partition_key,
-    partition_months,
-    raw_months_sql,
     report_months,
     run_months,
-    year_and_month_sql,
 )
 from dataforge_assets.lib.privacy import MASK, PrivacySpec, policy_for
-from dataforge_assets.lib.raw_history import current_rows
+from dataforge_assets.lib.reconcile import by_load, by_month, count_rows
 from dataforge_assets.lib.refresh import Refresh
 from dataforge_assets.lib.warehouse import Warehouse
 
@@ -175,15 +170,19 @@ def _run_checks(
 
     if CONTRACT in selected:
         yield named(CONTRACT, check_contract(warehouse, spec))
+    if not selected & {RECONCILIATION, RECONCILIATION_BY_LOAD}:
+        return
+    # Both reconciliations from one count of each table's rows per (load, month) (reconcile.py).
+    counts = count_rows(warehouse, spec)
     if RECONCILIATION in selected:
         months = run_months(context) if spec.months else None
         if months is None:
-            yield named(RECONCILIATION, check_reconciliation(warehouse, spec))
+            yield named(RECONCILIATION, by_load(counts))
         else:
             # A partition's check judges its months: the run's, and any month the run's build wrote.
-            yield named(RECONCILIATION, check_months(warehouse, spec, sorted({*months, *written})))
+            yield named(RECONCILIATION, by_month(counts, sorted({*months, *written})))
     if RECONCILIATION_BY_LOAD in selected:
-        yield named(RECONCILIATION_BY_LOAD, check_reconciliation(warehouse, spec))
+        yield named(RECONCILIATION_BY_LOAD, by_load(counts))
 
 
 def _build_and_report(
@@ -248,104 +247,6 @@ def _report_other_months(
         "rows of this month arrived in new raw loads (or were rebuilt for a new code version)",
         {"code_version": spec.code_version},
     )
-
-
-def check_months(warehouse: Warehouse, spec: NormalizedTable, months: list[Month]) -> dg.AssetCheckResult:
-    """For each month: its raw rows = its normalized rows + its quarantined rows."""
-    per_month = {_label(m): c for m, c in reconcile_months(warehouse, spec, months).items()}
-    off = {
-        month: counts
-        for month, counts in per_month.items()
-        if counts["raw"] != counts["normalized"] + counts["quarantined"]
-    }
-    totals = {name: sum(c[name] for c in per_month.values()) for name in ("raw", "normalized", "quarantined")}
-    return dg.AssetCheckResult(
-        passed=not off,
-        description=(
-            f"each of {len(months)} month(s): raw = normalized + quarantined "
-            f"({totals['raw']} = {totals['normalized']} + {totals['quarantined']})"
-            if not off
-            else f"{len(off)} month(s) of {len(months)} do not reconcile, e.g. {next(iter(off))}: "
-            f"{next(iter(off.values()))}"
-        ),
-        metadata={
-            "raw_rows": totals["raw"],
-            "normalized_rows": totals["normalized"],
-            "quarantined_rows": totals["quarantined"],
-            "unaccounted_rows": totals["raw"] - totals["normalized"] - totals["quarantined"],
-            "months_checked": len(months),
-            "months_not_reconciled": dg.MetadataValue.json(dict(list(off.items())[:SAMPLE_FAILURES])),
-            "rows_per_month": dg.MetadataValue.json(
-                {m: c for m, c in list(per_month.items())[:SAMPLE_FAILURES] if any(c.values())}
-            ),
-        },
-    )
-
-
-def _label(month: Month | None) -> str:
-    return "no month" if month is None else partition_key(month)
-
-
-NO_MONTH = None  # the bucket of rows in no partition
-
-
-def reconcile_months(
-    warehouse: Warehouse, spec: NormalizedTable, months: list[Month]
-) -> dict[Month | None, dict[str, int]]:
-    """Raw, normalized and quarantined rows of each month, and of no month (raw rows counted as
-    current versions)."""
-    assert spec.months is not None
-    year, month, day = spec.months.raw_year, spec.months.raw_month, spec.months.date
-    counts: dict[Month | None, dict[str, int]] = {
-        m: {"raw": 0, "normalized": 0, "quarantined": 0} for m in months
-    }
-
-    def add(name: str, sql: str) -> None:
-        for y, m, n in zip(*(c.to_pylist() for c in warehouse.query(sql).columns), strict=True):
-            key = (int(y), int(m))
-            if key in counts:
-                counts[key][name] += int(n)
-
-    raw_where = raw_months_sql(year, month, months)
-    per_raw_month = f'SELECT CAST("{year}" AS VARCHAR), CAST("{month}" AS VARCHAR), count(*) FROM '
-    if warehouse.table_exists(RAW, spec.raw_table):
-        add(
-            "raw",
-            f'{per_raw_month}{RAW}."{spec.raw_table}" WHERE {raw_where} AND {current_rows(warehouse, spec.raw_table)} GROUP BY 1, 2',
-        )
-    if warehouse.table_exists(QUARANTINE, spec.name):
-        add("quarantined", f'{per_raw_month}{QUARANTINE}."{spec.name}" WHERE {raw_where} GROUP BY 1, 2')
-    if warehouse.table_exists(NORMALIZED, spec.name):
-        add(
-            "normalized",
-            f"SELECT {year_and_month_sql(day)}, count(*) "
-            f'FROM {NORMALIZED}."{spec.name}" WHERE {date_months_sql(day, months)} GROUP BY 1, 2',
-        )
-    counts[NO_MONTH] = _rows_in_no_month(warehouse, spec)
-    return counts
-
-
-def _rows_in_no_month(warehouse: Warehouse, spec: NormalizedTable) -> dict[str, int]:
-    """Rows in no partition (a raw year or month that does not read as one, a date outside the
-    partitions): no month's check would see them, so every partitioned check counts them too."""
-    assert spec.months is not None
-    every = partition_months()
-    outside_raw = f"NOT COALESCE({raw_months_sql(spec.months.raw_year, spec.months.raw_month, every)}, FALSE)"
-    outside = f"NOT COALESCE({date_months_sql(spec.months.date, every)}, FALSE)"
-    tables = {
-        "raw": (RAW, spec.raw_table, outside_raw),
-        "normalized": (NORMALIZED, spec.name, outside),
-        "quarantined": (QUARANTINE, spec.name, outside_raw),
-    }
-    found = {}
-    for name, (schema, table, where) in tables.items():
-        if schema == RAW and warehouse.table_exists(schema, table):
-            where += f" AND {current_rows(warehouse, table)}"
-        exists = warehouse.table_exists(schema, table)
-        found[name] = (
-            int(warehouse.scalar(f'SELECT count(*) FROM "{schema}"."{table}" WHERE {where}')) if exists else 0
-        )
-    return found
 
 
 def documented(metadata: dict[str, Any], contract: dg.TableSchema) -> dict[str, Any]:
@@ -466,59 +367,6 @@ def _failure_sample(samples: "list[pl.DataFrame]", privacy: PrivacySpec) -> Any:
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
-
-
-def check_reconciliation(warehouse: Warehouse, spec: NormalizedTable) -> dg.AssetCheckResult:
-    """Per processed load: its raw rows = its normalized rows + its quarantined rows."""
-    processed = (
-        f"{LOAD_ID} IN (SELECT load_id FROM {NORMALIZED}.{PROCESSED_LOADS} WHERE table_name = '{spec.name}')"
-        if warehouse.table_exists(NORMALIZED, PROCESSED_LOADS)
-        else "1 = 0"
-    )
-    # Old versions in a raw table keeping history (scd2) were replaced downstream: current rows count.
-    if warehouse.table_exists(RAW, spec.raw_table):
-        processed += f" AND {current_rows(warehouse, spec.raw_table)}"
-    raw = _rows_per_load(warehouse, RAW, spec.raw_table, processed)
-    normalized = _rows_per_load(warehouse, NORMALIZED, spec.name)
-    quarantined = _rows_per_load(warehouse, QUARANTINE, spec.name)
-    loads = sorted(set(raw) | set(normalized) | set(quarantined), key=str)
-    off = {
-        str(load): {
-            "raw": raw.get(load, 0),
-            "normalized": normalized.get(load, 0),
-            "quarantined": quarantined.get(load, 0),
-        }
-        for load in loads
-        if raw.get(load, 0) != normalized.get(load, 0) + quarantined.get(load, 0)
-    }
-    totals = [sum(counts.values()) for counts in (raw, normalized, quarantined)]
-    missing = totals[0] - totals[1] - totals[2]
-    return dg.AssetCheckResult(
-        passed=not off,
-        description=(
-            f"every load of {len(loads)}: raw = normalized + quarantined "
-            f"({totals[0]} = {totals[1]} + {totals[2]})"
-            if not off
-            else f"{len(off)} load(s) of {len(loads)} do not reconcile, e.g. load {next(iter(off))}: "
-            f"{next(iter(off.values()))}; in all raw {totals[0]} vs normalized {totals[1]} + quarantined "
-            f"{totals[2]}: {missing} row(s) unaccounted for"
-        ),
-        metadata={
-            "raw_rows": totals[0],
-            "normalized_rows": totals[1],
-            "quarantined_rows": totals[2],
-            "unaccounted_rows": missing,
-            "loads_checked": len(loads),
-            "loads_not_reconciled": dg.MetadataValue.json(dict(list(off.items())[:SAMPLE_FAILURES])),
-        },
-    )
-
-
-def _rows_per_load(warehouse: Warehouse, schema: str, table: str, where: str = "TRUE") -> dict[Any, int]:
-    if not warehouse.table_exists(schema, table):
-        return {}
-    counts = warehouse.query(f'SELECT {LOAD_ID}, count(*) FROM "{schema}"."{table}" WHERE {where} GROUP BY 1')
-    return {load: int(n) for load, n in zip(*(c.to_pylist() for c in counts.columns), strict=True)}
 
 
 def _markdown(cases: "pl.DataFrame") -> str:
