@@ -58,7 +58,8 @@ def materialize_recorded(
     warehouse.clear()
     dg.materialize(
         list(defs.assets or []),
-        selection=dg.AssetSelection.from_string(selection),
+        # A table's checks run in its own step (normalized_asset.py, stats_asset.py): left out here.
+        selection=dg.AssetSelection.from_string(selection).without_checks(),
         resources={**defs.resources, "warehouse": warehouse},
         instance=instance,
     )

@@ -3,10 +3,12 @@ changed after the fact and a changed contract."""
 
 from __future__ import annotations
 
+import dagster as dg
 import duckdb
 
 from dataforge_assets.defs.normalized.flights import CONTRACT
 from dataforge_assets.lib.contract_ledger import contract_version
+from dataforge_assets.lib.partitions import range_tags
 from dataforge_assets.lib.tables.columns import DeclaredContract, column
 from dataforge_assets_tests.bad_input import check, meta
 from dataforge_assets_tests.conftest import Platform
@@ -78,3 +80,38 @@ def test_a_contract_column_gone_from_the_table_fails_the_check_naming_it(platfor
     )
     assert not evaluation.passed
     assert "column 'air_time' is missing" in (evaluation.description or "")
+
+
+def test_a_failed_contract_stops_the_stats_and_a_check_selected_alone_builds_nothing(
+    platform: Platform,
+) -> None:
+    """The checks run in the asset's step (normalized_asset.py): each still has its own result, a failed
+    blocking one still keeps what is built from the table from running, and a check selected alone
+    runs without a build."""
+    land_reference(platform.env)
+    land_flights(platform.env, 1, month_sample(1, 30))
+    platform.materialize(f"{FLOW},stats/route_stats")
+    with duckdb.connect(str(platform.env.duckdb_path)) as con:
+        con.execute("UPDATE normalized.flights SET distance = -1 WHERE _source_row = 3")
+
+    result = platform.materialize("normalized/flights,stats/route_stats", raise_on_error=False)
+    assert not check(result, "normalized/flights", "contract").passed
+    assert check(result, "normalized/flights", "reconciliation").passed  # every check still reports
+    materialized = {e.asset_key.to_user_string() for e in result.get_asset_materialization_events()}
+    assert "normalized/flights" in materialized and "stats/route_stats" not in materialized
+    assert not result.success
+
+    defs = platform.definitions()
+    alone = dg.materialize(
+        [*defs.assets, *defs.asset_checks],
+        selection=dg.AssetSelection.checks(
+            dg.AssetCheckKey(dg.AssetKey(["normalized", "flights"]), "contract")
+        ),
+        resources=defs.resources,
+        instance=platform.instance,
+        raise_on_error=False,
+        tags=range_tags(),
+    )
+    assert [e.check_name for e in alone.get_asset_check_evaluations()] == ["contract"]
+    assert not alone.get_asset_check_evaluations()[0].passed
+    assert alone.get_asset_materialization_events() == []

@@ -2,6 +2,7 @@
 the reconciliation check (every processed raw row is in the normalized table or in quarantine)."""
 
 from collections.abc import Iterator
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
 import dagster as dg
@@ -15,7 +16,6 @@ from dataforge_assets.lib.normalize import (
     LINEAGE,
     LOAD_ID,
     NORMALIZED,
-    PROCESSED_LOADS,
     QUARANTINE,
     RAW,
     BuildReport,
@@ -28,17 +28,13 @@ from dataforge_assets.lib.partitions import (
     FLIGHT_MONTHS,
     SINGLE_RUN,
     Month,
-    date_months_sql,
-    month_of,
+    in_partitions,
     partition_key,
-    partition_months,
-    raw_months_sql,
     report_months,
     run_months,
-    year_and_month_sql,
 )
 from dataforge_assets.lib.privacy import MASK, PrivacySpec, policy_for
-from dataforge_assets.lib.raw_history import current_rows
+from dataforge_assets.lib.reconcile import by_load, by_month, count_rows
 from dataforge_assets.lib.refresh import Refresh
 from dataforge_assets.lib.warehouse import Warehouse
 
@@ -55,7 +51,15 @@ SAMPLE_FAILURES = 20
 
 
 def normalized_table_asset(spec: NormalizedTable, derived: Lineage | None = None) -> list[Any]:
-    """The asset and its checks (the raw table it reads brings its own drift and anomaly checks).
+    """The asset, with its checks run in its own step (the raw table it reads brings its own drift and
+    anomaly checks).
+
+    The checks are the asset's check specs, not checks of their own: a run of the asset builds and checks
+    in one step, one warehouse session and one table lock (each check of its own was a step with its own
+    session and ~3 instance writes; benchmarks/README.md). Each check keeps its own result and history,
+    and a failed blocking check still stops what is built downstream (Dagster fails the step after its
+    results are recorded). A check selected alone (the UI, a sensor) runs without a build: the asset can
+    be subset.
 
     `derived` names the sources of columns that are not a raw column of the same name (column lineage).
     """
@@ -63,90 +67,128 @@ def normalized_table_asset(spec: NormalizedTable, derived: Lineage | None = None
     raw_key = dg.AssetKey([RAW, spec.raw_table])
     # A table with month columns is partitioned by month (partitions.py); its checks judge each run's months.
     partitions = FLIGHT_MONTHS if spec.months else None
-
-    @dg.asset(
-        key=key,
-        deps=[dg.AssetKey([RAW, t]) for t in (spec.raw_table, *spec.lookups)],
-        group_name=NORMALIZED,
-        kinds={"polars", "pandera"},
-        description=spec.description,
-        # Transform + contract (normalize.py): Dagster shows the asset as changed when it differs from
-        # the version of the last materialization, and the build rebuilds what another version built.
-        code_version=spec.code_version,
-        partitions_def=partitions,
-        backfill_policy=SINGLE_RUN,
-        tags={"dataforge/layer": NORMALIZED},
-        owners=[PLATFORM_OWNER],
-        # Shown before the first run: the contract is the table's schema, and where each column comes from.
-        metadata={
-            "dagster/table_name": f"{NORMALIZED}.{spec.name}",
-            "dagster/column_schema": contract_schema(spec.contract),
-            "dagster/column_lineage": column_lineage(
-                spec.contract_columns, raw_key, spec.raw_columns, derived or {}
+    checks = [
+        dg.AssetCheckSpec(
+            CONTRACT,
+            asset=key,
+            blocking=True,
+            partitions_def=partitions,
+            description=f"Every row of {NORMALIZED}.{spec.name} keeps the {contract_name(spec.contract)} contract.",
+        ),
+        dg.AssetCheckSpec(
+            RECONCILIATION,
+            asset=key,
+            blocking=True,
+            partitions_def=partitions,
+            description=(
+                f"Nothing lost: processed raw.{spec.raw_table} rows = {NORMALIZED}.{spec.name} rows + "
+                f"{QUARANTINE}.{spec.name} rows (no deliberate filters)."
             ),
-        },
+        ),
+    ]
+    if spec.months:
+        checks.append(
+            dg.AssetCheckSpec(
+                RECONCILIATION_BY_LOAD,
+                asset=key,
+                # Not blocking: a month's own check guards what is built from it; this one reports a loss
+                # anywhere in the table (a month no run targets) without holding up the repair of other months.
+                blocking=False,
+                description=(
+                    f"Nothing lost anywhere in the table: for every processed raw.{spec.raw_table} load, its "
+                    f"rows = its {NORMALIZED}.{spec.name} rows + its {QUARANTINE}.{spec.name} rows."
+                ),
+            )
+        )
+
+    @dg.multi_asset(
+        # The op (and step) name an `@asset` of this key had.
+        name=f"{NORMALIZED}__{spec.name}",
+        specs=[
+            dg.AssetSpec(
+                key,
+                deps=[dg.AssetKey([RAW, t]) for t in (spec.raw_table, *spec.lookups)],
+                group_name=NORMALIZED,
+                kinds={"polars", "pandera"},
+                description=spec.description,
+                # Transform + contract (normalize.py): Dagster shows the asset as changed when it differs
+                # from the version of the last materialization, and the build rebuilds what another version
+                # built.
+                code_version=spec.code_version,
+                partitions_def=partitions,
+                tags={"dataforge/layer": NORMALIZED},
+                owners=[PLATFORM_OWNER],
+                # Shown before the first run: the contract is the table's schema, and where each column
+                # comes from.
+                metadata={
+                    "dagster/table_name": f"{NORMALIZED}.{spec.name}",
+                    "dagster/column_schema": contract_schema(spec.contract),
+                    "dagster/column_lineage": column_lineage(
+                        spec.contract_columns, raw_key, spec.raw_columns, derived or {}
+                    ),
+                },
+            )
+        ],
+        check_specs=checks,
+        can_subset=True,
+        backfill_policy=SINGLE_RUN,
     )
     def _asset(
         context: dg.AssetExecutionContext, warehouse: Warehouse, refresh: Refresh
-    ) -> dg.MaterializeResult:
-        with warehouse.session(), warehouse.table_lock(NORMALIZED, spec.name):
-            return _build_and_report(context, warehouse, spec, rebuild=refresh.full)
+    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+        selected = {check.name for check in context.selected_asset_check_keys}
+        build_it = key in context.selected_asset_keys
+        # The build and the contract check (it records the loads it vouched for) write; the
+        # reconciliations alone only read.
+        writes = build_it or CONTRACT in selected
+        with warehouse.session(read_only=not writes):
+            with warehouse.table_lock(NORMALIZED, spec.name) if writes else nullcontext():
+                written: list[Month] = []
+                if build_it:
+                    result, written = _build_and_report(context, warehouse, spec, rebuild=refresh.full)
+                    yield result
+                yield from _run_checks(context, warehouse, spec, selected, written)
 
-    @dg.asset_check(
-        asset=key,
-        name="contract",
-        blocking=True,
-        partitions_def=partitions,
-        description=f"Every row of {NORMALIZED}.{spec.name} keeps the {contract_name(spec.contract)} contract.",
-    )
-    def _contract(warehouse: Warehouse) -> dg.AssetCheckResult:
-        # A writer: it records the loads it vouched for in the ledger (contract_ledger.py).
-        with warehouse.session(), warehouse.table_lock(NORMALIZED, spec.name):
-            return check_contract(warehouse, spec)
+    return [_asset]
 
-    @dg.asset_check(
-        asset=key,
-        name="reconciliation",
-        blocking=True,
-        partitions_def=partitions,
-        description=(
-            f"Nothing lost: processed raw.{spec.raw_table} rows = {NORMALIZED}.{spec.name} rows + "
-            f"{QUARANTINE}.{spec.name} rows (no deliberate filters)."
-        ),
-    )
-    def _reconciliation(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+
+CONTRACT, RECONCILIATION, RECONCILIATION_BY_LOAD = "contract", "reconciliation", "reconciliation_by_load"
+
+
+def _run_checks(
+    context: dg.AssetExecutionContext,
+    warehouse: Warehouse,
+    spec: NormalizedTable,
+    selected: set[str],
+    written: list[Month],
+) -> Iterator[dg.AssetCheckResult]:
+    """The selected checks' results, each named for its check; every one runs, pass or fail."""
+    key = dg.AssetKey([NORMALIZED, spec.name])
+
+    def named(name: str, result: dg.AssetCheckResult) -> dg.AssetCheckResult:
+        return result._replace(asset_key=key, check_name=name)
+
+    if CONTRACT in selected:
+        yield named(CONTRACT, check_contract(warehouse, spec))
+    if not selected & {RECONCILIATION, RECONCILIATION_BY_LOAD}:
+        return
+    # Both reconciliations from one count of each table's rows per (load, month) (reconcile.py).
+    counts = count_rows(warehouse, spec)
+    if RECONCILIATION in selected:
         months = run_months(context) if spec.months else None
-        with warehouse.session(read_only=True):
-            if months is None:
-                return check_reconciliation(warehouse, spec)
+        if months is None:
+            yield named(RECONCILIATION, by_load(counts))
+        else:
             # A partition's check judges its months: the run's, and any month the run's build wrote.
-            written = _months_materialized_in_run(context, key)
-            return check_months(warehouse, spec, sorted({*months, *written}))
-
-    if not spec.months:
-        return [_asset, _contract, _reconciliation]
-
-    @dg.asset_check(
-        asset=key,
-        name="reconciliation_by_load",
-        # Not blocking: a month's own check guards what is built from it; this one reports a loss
-        # anywhere in the table (a month no run targets) without holding up the repair of other months.
-        blocking=False,
-        description=(
-            f"Nothing lost anywhere in the table: for every processed raw.{spec.raw_table} load, its rows = "
-            f"its {NORMALIZED}.{spec.name} rows + its {QUARANTINE}.{spec.name} rows."
-        ),
-    )
-    def _reconciliation_by_load(warehouse: Warehouse) -> dg.AssetCheckResult:
-        with warehouse.session(read_only=True):
-            return check_reconciliation(warehouse, spec)
-
-    return [_asset, _contract, _reconciliation, _reconciliation_by_load]
+            yield named(RECONCILIATION, by_month(counts, sorted({*months, *written})))
+    if RECONCILIATION_BY_LOAD in selected:
+        yield named(RECONCILIATION_BY_LOAD, by_load(counts))
 
 
 def _build_and_report(
     context: dg.AssetExecutionContext, warehouse: Warehouse, spec: NormalizedTable, rebuild: bool = False
-) -> dg.MaterializeResult:
+) -> tuple[dg.MaterializeResult, list[Month]]:
+    """The build's materialization, and the months it wrote rows of (new loads bring rows of any month)."""
     if rebuild:
         context.log.info(
             f"full refresh: {NORMALIZED}.{spec.name} is rebuilt whole from {RAW}.{spec.raw_table}"
@@ -161,7 +203,8 @@ def _build_and_report(
         f"{report.quarantined_rows} quarantined"
     )
     _report_other_months(context, spec, report, months or [])
-    return dg.MaterializeResult(
+    result = dg.MaterializeResult(
+        asset_key=context.asset_key,
         metadata={
             **(_months_metadata(report, months) if months is not None else {}),
             "new_loads": fresh,
@@ -179,8 +222,10 @@ def _build_and_report(
                 table_metadata(warehouse, NORMALIZED, spec.name, policy_for(spec.raw_table)),
                 contract_schema(spec.contract),
             ),
-        }
+        },
     )
+    # The months reported as materialized by this step (those that are partitions).
+    return result, in_partitions(report.months_written)
 
 
 def _months_metadata(report: BuildReport, months: list[Month]) -> dict[str, Any]:
@@ -202,116 +247,6 @@ def _report_other_months(
         "rows of this month arrived in new raw loads (or were rebuilt for a new code version)",
         {"code_version": spec.code_version},
     )
-
-
-def _months_materialized_in_run(context: dg.AssetCheckExecutionContext, key: dg.AssetKey) -> set[Month]:
-    records = context.instance.get_records_for_run(
-        context.run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION
-    ).records
-    keys = {
-        record.event_log_entry.dagster_event.partition
-        for record in records
-        if record.event_log_entry.dagster_event and record.event_log_entry.dagster_event.asset_key == key
-    }
-    return {month_of(k) for k in keys if k}
-
-
-def check_months(warehouse: Warehouse, spec: NormalizedTable, months: list[Month]) -> dg.AssetCheckResult:
-    """For each month: its raw rows = its normalized rows + its quarantined rows."""
-    per_month = {_label(m): c for m, c in reconcile_months(warehouse, spec, months).items()}
-    off = {
-        month: counts
-        for month, counts in per_month.items()
-        if counts["raw"] != counts["normalized"] + counts["quarantined"]
-    }
-    totals = {name: sum(c[name] for c in per_month.values()) for name in ("raw", "normalized", "quarantined")}
-    return dg.AssetCheckResult(
-        passed=not off,
-        description=(
-            f"each of {len(months)} month(s): raw = normalized + quarantined "
-            f"({totals['raw']} = {totals['normalized']} + {totals['quarantined']})"
-            if not off
-            else f"{len(off)} month(s) of {len(months)} do not reconcile, e.g. {next(iter(off))}: "
-            f"{next(iter(off.values()))}"
-        ),
-        metadata={
-            "raw_rows": totals["raw"],
-            "normalized_rows": totals["normalized"],
-            "quarantined_rows": totals["quarantined"],
-            "unaccounted_rows": totals["raw"] - totals["normalized"] - totals["quarantined"],
-            "months_checked": len(months),
-            "months_not_reconciled": dg.MetadataValue.json(dict(list(off.items())[:SAMPLE_FAILURES])),
-            "rows_per_month": dg.MetadataValue.json(
-                {m: c for m, c in list(per_month.items())[:SAMPLE_FAILURES] if any(c.values())}
-            ),
-        },
-    )
-
-
-def _label(month: Month | None) -> str:
-    return "no month" if month is None else partition_key(month)
-
-
-NO_MONTH = None  # the bucket of rows in no partition
-
-
-def reconcile_months(
-    warehouse: Warehouse, spec: NormalizedTable, months: list[Month]
-) -> dict[Month | None, dict[str, int]]:
-    """Raw, normalized and quarantined rows of each month, and of no month (raw rows counted as
-    current versions)."""
-    assert spec.months is not None
-    year, month, day = spec.months.raw_year, spec.months.raw_month, spec.months.date
-    counts: dict[Month | None, dict[str, int]] = {
-        m: {"raw": 0, "normalized": 0, "quarantined": 0} for m in months
-    }
-
-    def add(name: str, sql: str) -> None:
-        for y, m, n in zip(*(c.to_pylist() for c in warehouse.query(sql).columns), strict=True):
-            key = (int(y), int(m))
-            if key in counts:
-                counts[key][name] += int(n)
-
-    raw_where = raw_months_sql(year, month, months)
-    per_raw_month = f'SELECT CAST("{year}" AS VARCHAR), CAST("{month}" AS VARCHAR), count(*) FROM '
-    if warehouse.table_exists(RAW, spec.raw_table):
-        add(
-            "raw",
-            f'{per_raw_month}{RAW}."{spec.raw_table}" WHERE {raw_where} AND {current_rows(warehouse, spec.raw_table)} GROUP BY 1, 2',
-        )
-    if warehouse.table_exists(QUARANTINE, spec.name):
-        add("quarantined", f'{per_raw_month}{QUARANTINE}."{spec.name}" WHERE {raw_where} GROUP BY 1, 2')
-    if warehouse.table_exists(NORMALIZED, spec.name):
-        add(
-            "normalized",
-            f"SELECT {year_and_month_sql(day)}, count(*) "
-            f'FROM {NORMALIZED}."{spec.name}" WHERE {date_months_sql(day, months)} GROUP BY 1, 2',
-        )
-    counts[NO_MONTH] = _rows_in_no_month(warehouse, spec)
-    return counts
-
-
-def _rows_in_no_month(warehouse: Warehouse, spec: NormalizedTable) -> dict[str, int]:
-    """Rows in no partition (a raw year or month that does not read as one, a date outside the
-    partitions): no month's check would see them, so every partitioned check counts them too."""
-    assert spec.months is not None
-    every = partition_months()
-    outside_raw = f"NOT COALESCE({raw_months_sql(spec.months.raw_year, spec.months.raw_month, every)}, FALSE)"
-    outside = f"NOT COALESCE({date_months_sql(spec.months.date, every)}, FALSE)"
-    tables = {
-        "raw": (RAW, spec.raw_table, outside_raw),
-        "normalized": (NORMALIZED, spec.name, outside),
-        "quarantined": (QUARANTINE, spec.name, outside_raw),
-    }
-    found = {}
-    for name, (schema, table, where) in tables.items():
-        if schema == RAW and warehouse.table_exists(schema, table):
-            where += f" AND {current_rows(warehouse, table)}"
-        exists = warehouse.table_exists(schema, table)
-        found[name] = (
-            int(warehouse.scalar(f'SELECT count(*) FROM "{schema}"."{table}" WHERE {where}')) if exists else 0
-        )
-    return found
 
 
 def documented(metadata: dict[str, Any], contract: dg.TableSchema) -> dict[str, Any]:
@@ -432,59 +367,6 @@ def _failure_sample(samples: "list[pl.DataFrame]", privacy: PrivacySpec) -> Any:
 
 def _text(value: Any) -> str | None:
     return None if value is None else str(value)
-
-
-def check_reconciliation(warehouse: Warehouse, spec: NormalizedTable) -> dg.AssetCheckResult:
-    """Per processed load: its raw rows = its normalized rows + its quarantined rows."""
-    processed = (
-        f"{LOAD_ID} IN (SELECT load_id FROM {NORMALIZED}.{PROCESSED_LOADS} WHERE table_name = '{spec.name}')"
-        if warehouse.table_exists(NORMALIZED, PROCESSED_LOADS)
-        else "1 = 0"
-    )
-    # Old versions in a raw table keeping history (scd2) were replaced downstream: current rows count.
-    if warehouse.table_exists(RAW, spec.raw_table):
-        processed += f" AND {current_rows(warehouse, spec.raw_table)}"
-    raw = _rows_per_load(warehouse, RAW, spec.raw_table, processed)
-    normalized = _rows_per_load(warehouse, NORMALIZED, spec.name)
-    quarantined = _rows_per_load(warehouse, QUARANTINE, spec.name)
-    loads = sorted(set(raw) | set(normalized) | set(quarantined), key=str)
-    off = {
-        str(load): {
-            "raw": raw.get(load, 0),
-            "normalized": normalized.get(load, 0),
-            "quarantined": quarantined.get(load, 0),
-        }
-        for load in loads
-        if raw.get(load, 0) != normalized.get(load, 0) + quarantined.get(load, 0)
-    }
-    totals = [sum(counts.values()) for counts in (raw, normalized, quarantined)]
-    missing = totals[0] - totals[1] - totals[2]
-    return dg.AssetCheckResult(
-        passed=not off,
-        description=(
-            f"every load of {len(loads)}: raw = normalized + quarantined "
-            f"({totals[0]} = {totals[1]} + {totals[2]})"
-            if not off
-            else f"{len(off)} load(s) of {len(loads)} do not reconcile, e.g. load {next(iter(off))}: "
-            f"{next(iter(off.values()))}; in all raw {totals[0]} vs normalized {totals[1]} + quarantined "
-            f"{totals[2]}: {missing} row(s) unaccounted for"
-        ),
-        metadata={
-            "raw_rows": totals[0],
-            "normalized_rows": totals[1],
-            "quarantined_rows": totals[2],
-            "unaccounted_rows": missing,
-            "loads_checked": len(loads),
-            "loads_not_reconciled": dg.MetadataValue.json(dict(list(off.items())[:SAMPLE_FAILURES])),
-        },
-    )
-
-
-def _rows_per_load(warehouse: Warehouse, schema: str, table: str, where: str = "TRUE") -> dict[Any, int]:
-    if not warehouse.table_exists(schema, table):
-        return {}
-    counts = warehouse.query(f'SELECT {LOAD_ID}, count(*) FROM "{schema}"."{table}" WHERE {where} GROUP BY 1')
-    return {load: int(n) for load, n in zip(*(c.to_pylist() for c in counts.columns), strict=True)}
 
 
 def _markdown(cases: "pl.DataFrame") -> str:

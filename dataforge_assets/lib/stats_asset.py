@@ -1,7 +1,8 @@
 """A stats table: one portable SQL SELECT over normalized tables, rebuilt by the warehouse: whole, or,
 for a table partitioned by month, the run's months only."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 
 import dagster as dg
 
@@ -26,6 +27,17 @@ STATS = "stats"
 BUILT_VERSIONS = "_built_versions"
 
 
+@dataclass(frozen=True)
+class StatsCheck:
+    """A check of a stats table, run in the table's own step after its build (one step, one warehouse
+    session; a check of its own was a step with its own session and ~3 instance writes)."""
+
+    name: str
+    description: str
+    blocking: bool
+    run: Callable[[Warehouse], dg.AssetCheckResult]
+
+
 def sql_stats_asset(
     name: str,
     select_sql: str,
@@ -34,35 +46,64 @@ def sql_stats_asset(
     columns: Mapping[str, tuple[str, str]] | None = None,
     lineage: Mapping[str, Sequence[tuple[dg.AssetKey, str]]] | None = None,
     month_column: str | None = None,
+    checks: Sequence[StatsCheck] = (),
 ) -> dg.AssetsDefinition:
     """`columns` {name: (type, description)} and `lineage` {column: [(asset, column)]} are shown before
     the first run (the SELECT's own output is not known until a warehouse runs it). With `month_column`
-    (a date column of the output) the table is partitioned by month (partitions.py)."""
-    code_version = version_of([sql_text(select_sql)])
+    (a date column of the output) the table is partitioned by month (partitions.py).
 
-    @dg.asset(
-        key=dg.AssetKey([STATS, name]),
-        deps=list(deps),
-        group_name=STATS,
-        kinds={"sql"},
-        description=description,
-        # The SELECT is the whole computation; its version shows a changed query as a changed asset.
-        code_version=code_version,
-        partitions_def=FLIGHT_MONTHS if month_column else None,
+    `checks` run in the asset's step, after the build, each with its own result; a failed blocking one
+    stops what is built downstream (Dagster fails the step once the results are recorded). A check
+    selected alone (the UI, a sensor) runs without a build: the asset can be subset."""
+    code_version = version_of([sql_text(select_sql)])
+    key = dg.AssetKey([STATS, name])
+    by_name = {check.name: check for check in checks}
+
+    @dg.multi_asset(
+        # The op (and step) name an `@asset` of this key had.
+        name=f"{STATS}__{name}",
+        specs=[
+            dg.AssetSpec(
+                key,
+                deps=list(deps),
+                group_name=STATS,
+                kinds={"sql"},
+                description=description,
+                # The SELECT is the whole computation; its version shows a changed query as a changed asset.
+                code_version=code_version,
+                partitions_def=FLIGHT_MONTHS if month_column else None,
+                tags={"dataforge/layer": STATS},
+                owners=[PLATFORM_OWNER],
+                metadata={
+                    "dagster/table_name": f"{STATS}.{name}",
+                    **({"dagster/column_schema": schema_of(columns)} if columns else {}),
+                    **({"dagster/column_lineage": lineage_of(lineage)} if lineage else {}),
+                },
+            )
+        ],
+        check_specs=[
+            dg.AssetCheckSpec(check.name, asset=key, blocking=check.blocking, description=check.description)
+            for check in checks
+        ],
+        can_subset=True,
         backfill_policy=SINGLE_RUN,
-        tags={"dataforge/layer": STATS},
-        owners=[PLATFORM_OWNER],
-        metadata={
-            "dagster/table_name": f"{STATS}.{name}",
-            **({"dagster/column_schema": schema_of(columns)} if columns else {}),
-            **({"dagster/column_lineage": lineage_of(lineage)} if lineage else {}),
-        },
     )
-    def _asset(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    def _asset(
+        context: dg.AssetExecutionContext, warehouse: Warehouse
+    ) -> Iterator[dg.MaterializeResult | dg.AssetCheckResult]:
+        build_it = key in context.selected_asset_keys
+        with warehouse.session(read_only=not build_it):
+            if build_it:
+                yield _build(context, warehouse)
+            for check in context.selected_asset_check_keys:
+                result = by_name[check.name].run(warehouse)
+                yield result._replace(asset_key=key, check_name=check.name)
+
+    def _build(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
         months = run_months(context) if month_column else None
-        with warehouse.session(), warehouse.table_lock(STATS, name):
+        with warehouse.table_lock(STATS, name):
             # How far the upstream tables' month changes go, read before this build reads their rows.
-            upstream = [key.path[-1] for key in deps if key.path[0] == month_changes.NORMALIZED]
+            upstream = [dep.path[-1] for dep in deps if dep.path[0] == month_changes.NORMALIZED]
             seen = {table: month_changes.latest(warehouse, table) for table in upstream}
             if month_column and months and _built_by(warehouse, name) == code_version:
                 # The run's months, and the months whose upstream changed since this table was last
@@ -83,7 +124,9 @@ def sql_stats_asset(
             if month_column:
                 _record_built(warehouse, name, code_version)
                 month_changes.record_read(warehouse, name, seen)
-            return dg.MaterializeResult(metadata={**scope, **table_metadata(warehouse, STATS, name)})
+            return dg.MaterializeResult(
+                asset_key=key, metadata={**scope, **table_metadata(warehouse, STATS, name)}
+            )
 
     return _asset
 

@@ -3,13 +3,13 @@ with its key and not-null checks; its lineage is read from the SQL unless `deps`
 
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import Self
 
 import dagster as dg
 from pydantic import BaseModel, field_validator
 
 from dataforge_assets.lib.sources.spec import sql_name
-from dataforge_assets.lib.stats_asset import STATS, sql_stats_asset
+from dataforge_assets.lib.stats_asset import STATS, StatsCheck, sql_stats_asset
 from dataforge_assets.lib.tables.scaffold import StatsTableScaffolder
 from dataforge_assets.lib.tables.sql_parse import parse_select, selected_columns, tables_read
 from dataforge_assets.lib.tables.yaml_errors import located, refuse
@@ -97,6 +97,11 @@ class StatsTableComponent(dg.Component, dg.Model, dg.Resolvable):
             if self.deps is not None
             else dependencies(self.sql)
         )
+        checks = []
+        if self.key:
+            checks.append(self._key_check())
+        if self.not_null:
+            checks.append(self._not_null_check())
         asset = sql_stats_asset(
             self.name,
             self.sql,
@@ -105,36 +110,26 @@ class StatsTableComponent(dg.Component, dg.Model, dg.Resolvable):
             columns={name: (c.type, c.description) for name, c in self.columns.items()},
             lineage={name: [_upstream(ref) for ref in c.from_columns] for name, c in self.columns.items()},
             month_column=self.month_column,
+            checks=checks,
         )
-        checks = []
-        if self.key:
-            checks.append(self._key_check())
-        if self.not_null:
-            checks.append(self._not_null_check())
-        return dg.Definitions(assets=[asset], asset_checks=checks)
+        return dg.Definitions(assets=[asset])
 
-    def _key_check(self) -> Any:
+    # The checks run in the stats asset's own step, after its build (stats_asset.py).
+    def _key_check(self) -> StatsCheck:
         table, key = self.name, list(self.key)
         columns = ", ".join(f'"{c}"' for c in key)
 
-        @dg.asset_check(
-            asset=dg.AssetKey([STATS, table]),
-            name="key",
-            blocking=True,
-            description=f"({', '.join(key)}) is unique and never null in {STATS}.{table}.",
-        )
         def _key(warehouse: Warehouse) -> dg.AssetCheckResult:
-            with warehouse.session():
-                duplicates = warehouse.query(
-                    f'SELECT {columns}, count(*) AS "rows" FROM "{STATS}"."{table}" GROUP BY {columns} '
-                    f'HAVING count(*) > 1 ORDER BY "rows" DESC LIMIT {SAMPLE}'
-                ).to_pylist()
-                nulls = int(
-                    warehouse.scalar(
-                        f'SELECT count(*) FROM "{STATS}"."{table}" WHERE '
-                        + " OR ".join(f'"{c}" IS NULL' for c in key)
-                    )
+            duplicates = warehouse.query(
+                f'SELECT {columns}, count(*) AS "rows" FROM "{STATS}"."{table}" GROUP BY {columns} '
+                f'HAVING count(*) > 1 ORDER BY "rows" DESC LIMIT {SAMPLE}'
+            ).to_pylist()
+            nulls = int(
+                warehouse.scalar(
+                    f'SELECT count(*) FROM "{STATS}"."{table}" WHERE '
+                    + " OR ".join(f'"{c}" IS NULL' for c in key)
                 )
+            )
             problems = [f"{len(duplicates)}+ duplicated key(s), e.g. {duplicates[0]}"] if duplicates else []
             problems += [f"{nulls} row(s) with a null key column"] if nulls else []
             return dg.AssetCheckResult(
@@ -143,24 +138,19 @@ class StatsTableComponent(dg.Component, dg.Model, dg.Resolvable):
                 metadata={"duplicated_keys_sample": dg.MetadataValue.json(duplicates), "null_keys": nulls},
             )
 
-        return _key
+        return StatsCheck(
+            "key", f"({', '.join(key)}) is unique and never null in {STATS}.{table}.", blocking=True, run=_key
+        )
 
-    def _not_null_check(self) -> Any:
+    def _not_null_check(self) -> StatsCheck:
         table, columns = self.name, list(self.not_null)
 
-        @dg.asset_check(
-            asset=dg.AssetKey([STATS, table]),
-            name="not_null",
-            blocking=True,
-            description=f"{', '.join(columns)} never null in {STATS}.{table}.",
-        )
         def _not_null(warehouse: Warehouse) -> dg.AssetCheckResult:
-            with warehouse.session():
-                counts = warehouse.query(
-                    "SELECT "
-                    + ", ".join(f'count(*) - count("{c}") AS "{c}"' for c in columns)
-                    + f' FROM "{STATS}"."{table}"'
-                ).to_pylist()[0]
+            counts = warehouse.query(
+                "SELECT "
+                + ", ".join(f'count(*) - count("{c}") AS "{c}"' for c in columns)
+                + f' FROM "{STATS}"."{table}"'
+            ).to_pylist()[0]
             nulls = {c: int(n) for c, n in counts.items() if n}
             return dg.AssetCheckResult(
                 passed=not nulls,
@@ -168,7 +158,9 @@ class StatsTableComponent(dg.Component, dg.Model, dg.Resolvable):
                 metadata={"null_counts": dg.MetadataValue.json(nulls)},
             )
 
-        return _not_null
+        return StatsCheck(
+            "not_null", f"{', '.join(columns)} never null in {STATS}.{table}.", blocking=True, run=_not_null
+        )
 
 
 def _upstream(ref: str) -> tuple[dg.AssetKey, str]:
