@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -23,7 +24,12 @@ from dagster._core.code_pointer import ModuleCodePointer
 from dagster._core.origin import JobPythonOrigin, RepositoryPythonOrigin
 
 from dataforge_assets.lib.environment import REPO_ROOT
-from dataforge_assets.lib.operations.forked_run_launcher import FORKED, LAUNCHER_TAG, ForkedRunLauncher
+from dataforge_assets.lib.operations.forked_run_launcher import (
+    FORKED,
+    LAUNCHER_TAG,
+    PRELOAD,
+    ForkedRunLauncher,
+)
 from dataforge_assets.lib.worker_process import Worker
 from dataforge_assets_tests.launcher_location import GATE_ENV
 from dataforge_assets_tests.webserver import Webserver, running_webserver
@@ -128,6 +134,27 @@ def _run_of(executable: str | None) -> dg.DagsterRun:
         pointer = ModuleCodePointer("dataforge_assets", "load_definitions", str(REPO_ROOT))
         origin = JobPythonOrigin("__ASSET_JOB", RepositoryPythonOrigin(executable, pointer))
     return dg.DagsterRun(job_name="__ASSET_JOB", job_code_origin=origin)
+
+
+def test_the_forkservers_preload_starts_no_thread() -> None:
+    """Workers are forked from the forkserver: a thread running there at the fork (polars' pool, say)
+    would be missing in the child, holding whatever lock it held."""
+    imports = "; ".join(f"import {module}" for module in PRELOAD if module != "__main__")
+    done = subprocess.run(
+        [sys.executable, "-c", f"{imports}; import os; print(len(os.listdir('/proc/self/task')))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.split()[-1] == "1", done.stdout
+    # The check can fail: polars would start its pool.
+    threaded = subprocess.run(
+        [sys.executable, "-c", "import polars, os; print(len(os.listdir('/proc/self/task')))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert threaded.stdout.split()[-1] != "1"
 
 
 def test_only_runs_of_this_interpreter_are_forked() -> None:

@@ -53,6 +53,10 @@ PRELOAD = [
     "dagster_duckdb",
     "jinja2",
     "tomlkit",
+    # What a raw step imports before it loads (~1.7 s). polars and pyarrow are not here: importing them
+    # starts threads (polars' pool, pyarrow's allocator), and a fork of a threaded process can deadlock.
+    "dlt",
+    "dagster_dlt",
 ]
 START_TIMEOUT_SECONDS = 180
 POLL_SECONDS = 0.02
