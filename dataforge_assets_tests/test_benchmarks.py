@@ -70,6 +70,7 @@ def test_benchmark_runs_every_case_on_a_tiny_data_set_and_writes_its_table(tmp_p
         "pipeline_process",  # the CLI command as a whole cold process
         "incremental_process",
         "definitions_load",
+        "launch_floor",  # the same CLI run on a one-asset project: Dagster's own per-run floor
         "launch_latency",  # a GraphQL-launched run's wait for its first step (webserver + daemon)
         "pg_plain_copy",
         "dlt_naive",
@@ -102,12 +103,18 @@ def test_benchmark_runs_every_case_on_a_tiny_data_set_and_writes_its_table(tmp_p
     # Whole processes take longer than the work inside them; listing the definitions was timed.
     assert native.figures["process_seconds"] > native.seconds
     assert measurements["definitions_load"].figures["list_runs"]
+    floor = measurements["launch_floor"].figures
+    assert floor["command"].split()[-1] == "one" and floor["import_dagster_runs"]
+    # A run of a do-nothing asset still costs more than importing Dagster; ours costs more than that.
+    assert floor["import_dagster_seconds"] < floor["seconds"] < measurements["pipeline_process"].seconds
     assert [run["step_start"] > 0 for run in measurements["launch_latency"].figures["runs"]] == [True]
     text = out.read_text()
     for ratio in (
         "pipeline whole process / single-pass DuckDB script process at 20,000",
         "definitions load (s)",
         "GraphQL launch -> first step",
+        "CLI run floor (s)",
+        "pipeline whole process minus the CLI run floor / single-pass script at 20,000",
         "PostgreSQL warehouse raw load / plain COPY throughput",
     ):
         assert ratio in text
