@@ -118,8 +118,9 @@ ONE_ASSET_PROJECT = {
     '[tool.dg.project]\nroot_module = "one_asset"\ncode_location_name = "one_asset"\n',
     "one_asset/__init__.py": "",
     "one_asset/defs/__init__.py": "",
+    # In-process steps, as ours run (Dagster's default executor would spawn a process for the step).
     "one_asset/definitions.py": "import dagster as dg\n\n\n@dg.asset\ndef one() -> None:\n    pass\n\n\n"
-    "defs = dg.Definitions(assets=[one])\n",
+    "defs = dg.Definitions(assets=[one], executor=dg.in_process_executor)\n",
 }
 
 
