@@ -118,3 +118,51 @@ def test_extra_column_is_kept_in_raw_and_named_by_the_drift_check(platform: Plat
     assert drift.description == "new column 'meal' (VARCHAR) in flights_2013_02.csv"
     assert meta(drift)["new_columns_in_files"] == {"meal": ["flights_2013_02.csv"]}
     assert platform.sql("SELECT count(*), count(meal) FROM raw.flights") == [(40, 20)]
+
+
+def test_a_month_spelled_with_padding_or_a_sign_is_reconciled_and_rebuilt_as_its_month(
+    platform: Platform,
+) -> None:
+    """Raw keeps the year and month as they arrived (` 2013`, `+01`); the transform reads them as
+    numbers, so those rows are January's: January's check counts them there, and January's rebuild
+    re-derives them (one rule for a raw row's month: `partitions.read_raw_months`). Numbers that make
+    no date (month 13, 32 January) are quarantined with a reason, not a failed build."""
+    land_reference(platform.env)
+    row = pl.int_range(pl.len())
+    sample = month_sample(1, 20).with_columns(
+        pl.when(row < 5).then(pl.lit(" 2013")).otherwise(pl.col("year")).alias("year"),
+        pl.when(row % 4 == 1)
+        .then(pl.lit("+01"))
+        .when(row == 7)
+        .then(pl.lit("13"))
+        .otherwise(pl.col("month"))
+        .alias("month"),
+        pl.when(row == 8).then(pl.lit("32")).otherwise(pl.col("day")).alias("day"),
+        pl.when(row == 2).then(pl.lit("late")).otherwise(pl.col("dep_delay")).alias("dep_delay"),
+    )
+    land_flights(platform.env, 1, sample)
+    january = "2013-01-01...2013-01-01"
+    result = platform.materialize(FLOW, months=january, raise_on_error=False)
+    assert (platform.count("normalized.flights"), platform.count("quarantine.flights")) == (17, 3)
+    assert platform.sql(
+        "SELECT year, month, day, _quarantine_reason FROM quarantine.flights ORDER BY _source_row"
+    ) == [
+        (" 2013", "1", "1", "dep_delay: late is not a valid Int32"),
+        ("2013", "13", "1", "year 2013, month 13, day 1: not a date"),
+        ("2013", "1", "32", "year 2013, month 1, day 32: not a date"),
+    ]
+    month = check(result, "normalized/flights", "reconciliation")
+    assert month.passed, month.description
+    assert meta(month)["rows_per_month"] == {
+        "2013-01-01": {"raw": 19, "normalized": 17, "quarantined": 2},
+        "no month": {"raw": 1, "normalized": 0, "quarantined": 1},
+    }
+
+    # Behind the platform's back, January loses every normalized and quarantined row (the month-13 row
+    # is in no month: it stays); January's rebuild brings back all of them, the padded ones too.
+    with duckdb.connect(str(platform.env.duckdb_path)) as con:
+        con.execute("DELETE FROM normalized.flights")
+        con.execute("DELETE FROM quarantine.flights WHERE month <> '13'")
+    rebuilt = platform.materialize("normalized/flights", months=january, raise_on_error=False)
+    assert (platform.count("normalized.flights"), platform.count("quarantine.flights")) == (17, 3)
+    assert check(rebuilt, "normalized/flights", "reconciliation").passed

@@ -32,7 +32,13 @@ from dataforge_assets.lib.contracts import (
 from dataforge_assets.lib.dimensions import DimensionJoin, refresh_dimensions
 from dataforge_assets.lib.layers import LOAD_ID, NORMALIZED, QUARANTINE, RAW, ROW_KEY
 from dataforge_assets.lib.lazy import lazy_module
-from dataforge_assets.lib.partitions import Month, raw_months_sql, year_and_month_sql
+from dataforge_assets.lib.partitions import (
+    Month,
+    RawSpelling,
+    raw_values_sql,
+    read_raw_months,
+    year_and_month_sql,
+)
 from dataforge_assets.lib.prefetch import prefetched
 from dataforge_assets.lib.raw_history import current_rows, sweep_deleted
 from dataforge_assets.lib.reject_spool import RejectSpool
@@ -282,13 +288,14 @@ def _rebuild_months(
     row this build just wrote are not written twice."""
     if spec.months is None:
         raise ValueError(f"{NORMALIZED}.{spec.name} is not partitioned by month")
-    pending = _raw_rows_per_month(warehouse, spec, months, report.loads)
+    pending, spellings = _raw_rows_per_month(warehouse, spec, months, report.loads)
     todo = [month for month in months if month in pending]
     staging = f"_staging_{spec.name}"
     for group in _groups(todo, pending, swap_rows):
         for schema in (NORMALIZED, QUARANTINE):
             warehouse.drop_table(schema, staging)
-        where = raw_months_sql(spec.months.raw_year, spec.months.raw_month, group)
+        group_spellings = [spelling for month in group for spelling in spellings[month]]
+        where = raw_values_sql(spec.months.raw_year, spec.months.raw_month, group_spellings)
         written = _write_rows(warehouse, spec, report, where, batch_rows, staging)
         with warehouse.transaction():
             _swap_in(warehouse, spec.name, staging)
@@ -298,23 +305,29 @@ def _rebuild_months(
 
 def _raw_rows_per_month(
     warehouse: Warehouse, spec: NormalizedTable, months: Sequence[Month], written: Sequence[str]
-) -> dict[Month, int]:
+) -> tuple[dict[Month, int], dict[Month, list[RawSpelling]]]:
     """Raw rows per requested month that this build has not just written (their load is not in
-    `written`): the rows a rebuild of the month has to re-derive."""
+    `written`): the rows a rebuild of the month has to re-derive; and how each month is spelled in
+    raw (its year and month as text), to select its rows by. One pass over raw's current rows,
+    grouped by the raw values: a month is what `read_raw_months` reads in them."""
     assert spec.months is not None
     year, month = spec.months.raw_year, spec.months.raw_month
     fresh = f"CASE WHEN {LOAD_ID} IN ({_listed(written)}) THEN 0 ELSE 1 END" if written else "1"
     rows = warehouse.query(
-        f'SELECT CAST("{year}" AS VARCHAR), CAST("{month}" AS VARCHAR), sum({fresh}) '
-        f'FROM {RAW}."{spec.raw_table}" WHERE {raw_months_sql(year, month, months)} '
-        f"AND {current_rows(warehouse, spec.raw_table)} GROUP BY 1, 2"
+        f'SELECT "{year}", "{month}", CAST("{year}" AS VARCHAR), CAST("{month}" AS VARCHAR), sum({fresh}) '
+        f'FROM {RAW}."{spec.raw_table}" WHERE {current_rows(warehouse, spec.raw_table)} GROUP BY 1, 2, 3, 4'
     )
+    wanted = set(months)
     per_month: dict[Month, int] = {}
-    for y, m, n in zip(*(c.to_pylist() for c in rows.columns), strict=True):
-        if n:
-            key = (int(y), int(m))
-            per_month[key] = per_month.get(key, 0) + int(n)
-    return per_month
+    spellings: dict[Month, list[RawSpelling]] = {}
+    read = read_raw_months(rows.column(0), rows.column(1))
+    texts = zip(rows.column(2).to_pylist(), rows.column(3).to_pylist(), strict=True)
+    for found, spelling, n in zip(read, texts, rows.column(4).to_pylist(), strict=True):
+        if found in wanted:
+            spellings.setdefault(found, []).append(spelling)
+            if n:
+                per_month[found] = per_month.get(found, 0) + int(n)
+    return per_month, spellings
 
 
 def _follow_raw(
@@ -462,16 +475,14 @@ class _NormalizedBatch:
 
 def _months_of(columns: MonthColumns, valid: pl.DataFrame, rejects: pl.DataFrame) -> set[Month]:
     """The months of a batch's rows: normalized rows by their date, quarantined ones by their raw
-    year and month where those read as numbers (a row whose month cannot be read is in none)."""
+    year and month as `read_raw_months` reads them (a row whose month cannot be read is in none)."""
     typed = valid.select(
         pl.col(columns.date).dt.year().alias("y"), pl.col(columns.date).dt.month().alias("m")
     )
-    raw = rejects.select(
-        pl.col(columns.raw_year).cast(pl.String).str.strip_chars().cast(pl.Int32, strict=False).alias("y"),
-        pl.col(columns.raw_month).cast(pl.String).str.strip_chars().cast(pl.Int32, strict=False).alias("m"),
-    )
-    found = pl.concat([typed.cast(pl.Int32), raw]).drop_nulls().unique()
-    return {(int(y), int(m)) for y, m in found.iter_rows() if 1 <= m <= 12}
+    spelled = rejects.select(columns.raw_year, columns.raw_month).unique()
+    found = {m for m in read_raw_months(spelled[columns.raw_year], spelled[columns.raw_month]) if m}
+    found.update((int(y), int(m)) for y, m in typed.drop_nulls().unique().iter_rows())
+    return found
 
 
 def _forget_table(warehouse: Warehouse, table: str) -> None:

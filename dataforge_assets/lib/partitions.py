@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date
+from typing import Any
 
 import dagster as dg
 
@@ -104,21 +105,66 @@ def year_and_month_sql(date_column: str) -> str:
     return f'CAST(EXTRACT(YEAR FROM "{date_column}") AS INTEGER), CAST(EXTRACT(MONTH FROM "{date_column}") AS INTEGER)'
 
 
-def raw_months_sql(year_column: str, month_column: str, months: Sequence[Month]) -> str:
-    """A WHERE clause for raw rows of these months. Raw keeps what arrived (text in files sources,
-    numbers in SQL sources): the values are compared as text, with and without a leading zero, as the
-    transform's integer cast would read them. A row whose month cannot be read is in no month."""
-    by_year: dict[int, set[int]] = {}
-    for year, month in months:
-        by_year.setdefault(year, set()).add(month)
-    clauses = []
-    for year, numbers in sorted(by_year.items()):
-        texts = sorted({str(m) for m in numbers} | {f"{m:02d}" for m in numbers})
-        listed = ", ".join(f"'{t}'" for t in texts)
-        clauses.append(
-            f'(CAST("{year_column}" AS VARCHAR) = \'{year}\' AND CAST("{month_column}" AS VARCHAR) IN ({listed}))'
-        )
+def read_raw_months(years: Sequence[Any], months: Sequence[Any]) -> list[Month | None]:
+    """The month of each raw row (its raw year and month values), read as the transform reads them:
+    `contracts.safe_cast` to Int32 (text stripped of whitespace, a sign and leading zeros allowed,
+    numbers as numbers). None where that reads no month (not a number, a month outside 1-12).
+
+    The one rule for a raw row's month: which raw rows a month's rebuild re-derives, which month a
+    quarantined row counts in, and which a reconciliation counts a raw row in all follow it, so a
+    valid row (whose flight date the same cast made) always lands in the month its raw row is in.
+    """
+    import polars as pl  # at run time, not when the definitions load
+
+    from dataforge_assets.lib.contracts import CAST_FAILURES, safe_cast
+
+    frame = pl.DataFrame({"year": _series(years), "month": _series(months)})
+    typed = safe_cast(frame, {"year": pl.Int32(), "month": pl.Int32()})
+    # A value the cast lost (2013.5 is no year) makes no month, even where polars kept a truncated one.
+    read = zip(typed["year"].to_list(), typed["month"].to_list(), typed[CAST_FAILURES].to_list(), strict=True)
+    return [
+        (year, month)
+        if failure is None and year is not None and month is not None and 1 <= month <= 12
+        else None
+        for year, month, failure in read
+    ]
+
+
+def _series(values: Sequence[Any]) -> Any:
+    import polars as pl
+    import pyarrow as pa
+
+    if isinstance(values, pa.ChunkedArray | pa.Array):
+        return pl.Series(values=values)
+    if isinstance(values, pl.Series):
+        return values
+    return pl.Series(values=list(values), strict=False)
+
+
+RawSpelling = tuple[str | None, str | None]  # a raw (year, month) pair as text, as the warehouse casts it
+
+
+def raw_values_sql(year_column: str, month_column: str, spellings: Iterable[RawSpelling]) -> str:
+    """A WHERE clause for raw rows whose (year, month), cast to text, is one of these spellings.
+
+    Raw keeps what arrived (text in files sources, numbers in SQL sources), so a month is written in
+    more than one way (`3`, `03`, ` 3`); `read_raw_months` says which spellings a month has, and the
+    filter names them exactly: a plain comparison the warehouse runs fast, on DuckDB and PostgreSQL.
+    """
+    by_year: dict[str, set[str]] = {}
+    for year, month in spellings:
+        if year is not None and month is not None:
+            by_year.setdefault(year, set()).add(month)
+    clauses = [
+        f'(CAST("{year_column}" AS VARCHAR) = {_literal(year)} '
+        f'AND CAST("{month_column}" AS VARCHAR) IN ({", ".join(_literal(m) for m in sorted(texts))}))'
+        for year, texts in sorted(by_year.items())
+    ]
     return "(" + " OR ".join(clauses) + ")" if clauses else "FALSE"
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def date_months_sql(date_column: str, months: Sequence[Month]) -> str:

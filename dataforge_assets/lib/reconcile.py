@@ -21,7 +21,13 @@ from dataforge_assets.lib.normalize import (
     RAW,
     NormalizedTable,
 )
-from dataforge_assets.lib.partitions import Month, partition_key, partition_months, year_and_month_sql
+from dataforge_assets.lib.partitions import (
+    Month,
+    partition_key,
+    partition_months,
+    read_raw_months,
+    year_and_month_sql,
+)
 from dataforge_assets.lib.raw_history import current_rows
 from dataforge_assets.lib.warehouse import Warehouse
 
@@ -49,22 +55,24 @@ def count_rows(warehouse: Warehouse, spec: NormalizedTable) -> RowCounts:
     """One GROUP BY per table (inside the caller's warehouse session)."""
     every = set(partition_months())
 
-    def raw_month(year: Any, month: Any) -> Month | None:
-        return _raw_month(year, month, every)
+    def raw_months(years: Any, months: Any) -> list[Month | None]:
+        return [m if m in every else None for m in read_raw_months(years, months)]
 
-    def normalized_month(year: Any, month: Any) -> Month | None:
-        return (int(year), int(month)) if year is not None and (int(year), int(month)) in every else None
+    def normalized_months(years: Any, months: Any) -> list[Month | None]:
+        found = ((y, m) for y, m in zip(years.to_pylist(), months.to_pylist(), strict=True))
+        return [(int(y), int(m)) if y is not None and (int(y), int(m)) in every else None for y, m in found]
 
-    raw_text = normalized_parts = ""
+    raw_values = normalized_parts = ""
     if spec.months is not None:
-        raw_text = f'CAST("{spec.months.raw_year}" AS VARCHAR), CAST("{spec.months.raw_month}" AS VARCHAR), '
+        # Grouped by the raw values as they are: `read_raw_months` reads each group's month.
+        raw_values = f'"{spec.months.raw_year}", "{spec.months.raw_month}", '
         normalized_parts = f"{year_and_month_sql(spec.months.date)}, "
     keys = "1, 2, 3" if spec.months is not None else "1"
     counts = {}
-    for kind, schema, table, months, month_of in (
-        ("raw", RAW, spec.raw_table, raw_text, raw_month),
-        ("quarantined", QUARANTINE, spec.name, raw_text, raw_month),
-        ("normalized", NORMALIZED, spec.name, normalized_parts, normalized_month),
+    for kind, schema, table, months, months_of in (
+        ("raw", RAW, spec.raw_table, raw_values, raw_months),
+        ("quarantined", QUARANTINE, spec.name, raw_values, raw_months),
+        ("normalized", NORMALIZED, spec.name, normalized_parts, normalized_months),
     ):
         if not warehouse.table_exists(schema, table):
             counts[kind] = Counter()
@@ -72,31 +80,20 @@ def count_rows(warehouse: Warehouse, spec: NormalizedTable) -> RowCounts:
         # Old versions in a raw table keeping history (scd2) were replaced downstream: current rows count.
         where = current_rows(warehouse, table) if schema == RAW else "TRUE"
         sql = f'SELECT {LOAD_ID}, {months}count(*) FROM {schema}."{table}" WHERE {where} GROUP BY {keys}'
-        counts[kind] = _counts(warehouse, sql, month_of if spec.months is not None else None)
+        counts[kind] = _counts(warehouse, sql, months_of if spec.months is not None else None)
     return RowCounts(**counts, processed=_processed_loads(warehouse, spec))
 
 
 def _counts(
-    warehouse: Warehouse, sql: str, month_of: Callable[[Any, Any], Month | None] | None
+    warehouse: Warehouse, sql: str, months_of: Callable[[Any, Any], list[Month | None]] | None
 ) -> Counter[tuple[Load, Month | None]]:
+    rows = warehouse.query(sql)
+    loads, numbers = rows.column(0).to_pylist(), rows.column(rows.num_columns - 1).to_pylist()
+    months = months_of(rows.column(1), rows.column(2)) if months_of else [None] * rows.num_rows
     found: Counter[tuple[Load, Month | None]] = Counter()
-    for row in zip(*(c.to_pylist() for c in warehouse.query(sql).columns), strict=True):
-        found[(row[0], month_of(row[1], row[2]) if month_of else None)] += int(row[-1])
+    for load, month, n in zip(loads, months, numbers, strict=True):
+        found[(load, month)] += int(n)
     return found
-
-
-def _raw_month(year: Any, month: Any, every: set[Month]) -> Month | None:
-    """A raw row's month, read as `partitions.raw_months_sql` matches it: the year as written, the
-    month with or without a leading zero; anything else is in no month."""
-    if year is None or month is None:
-        return None
-    try:
-        found = (int(year), int(month))
-    except ValueError:
-        return None
-    if year != str(found[0]) or month not in (str(found[1]), f"{found[1]:02d}"):
-        return None
-    return found if found in every else None
 
 
 def _processed_loads(warehouse: Warehouse, spec: NormalizedTable) -> frozenset[Load]:

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from dataforge_assets.lib.contracts import safe_cast
+from dataforge_assets.lib.contracts import CAST_FAILURES, safe_cast
 from dataforge_assets.lib.dimensions import DimensionJoin
 from dataforge_assets.lib.normalize import MonthColumns, NormalizedTable
 from dataforge_assets.lib.normalized_asset import normalized_table_asset
@@ -74,13 +74,35 @@ def transform(raw: pl.DataFrame, lookups: Mapping[str, pl.DataFrame]) -> pl.Data
 
     typed = safe_cast(raw, {name: pl.Int32() for name in INT32_COLUMNS})
     flights = typed.with_columns(
-        flight_date=pl.date(pl.col("year"), pl.col("month"), pl.col("day")),
+        flight_date=_flight_date(),
         cancelled=pl.col("dep_time").is_null(),
+        _cast_failures=_impossible_date(),
     ).with_columns(
         scheduled_departure=pl.col("flight_date").cast(pl.Datetime("us"))
         + pl.duration(hours=pl.col("sched_dep_time") // 100, minutes=pl.col("sched_dep_time") % 100)
     )
     return CARRIER_NAME.join(flights, lookups)
+
+
+def _flight_date() -> pl.Expr:
+    """The date of year, month and day; null where they make no date (month 13, 30 February): polars'
+    `pl.date` raises on those, which would fail the whole build over one bad row."""
+    import polars as pl
+
+    year, month, day = pl.col("year"), pl.col("month"), pl.col("day")
+    first = pl.date(year, pl.when(month.is_between(1, 12)).then(month).otherwise(1), 1)
+    possible = month.is_between(1, 12) & day.is_between(1, first.dt.month_end().dt.day())
+    return pl.when(possible).then(first + pl.duration(days=day - 1))
+
+
+def _impossible_date() -> pl.Expr:
+    """The quarantine reason of a row whose year, month and day are numbers that make no date."""
+    import polars as pl
+
+    parts = [pl.col(name) for name in ("year", "month", "day")]
+    impossible = pl.all_horizontal(part.is_not_null() for part in parts) & _flight_date().is_null()
+    reason = pl.when(impossible).then(pl.format("year {}, month {}, day {}: not a date", *parts))
+    return pl.concat_str([pl.col(CAST_FAILURES), reason], separator="; ", ignore_nulls=True).replace("", None)
 
 
 FLIGHTS = NormalizedTable(
