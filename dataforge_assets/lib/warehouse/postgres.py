@@ -285,10 +285,18 @@ def _add_missing_columns(
 def _copy_in(cur: Any, target: str, data: pa.Table | pa.RecordBatch) -> None:
     """COPY Arrow data in as CSV: an unquoted empty field is NULL, a quoted one an empty string."""
     buffer = io.BytesIO()
-    pa_csv.write_csv(data, buffer, pa_csv.WriteOptions(include_header=False))
+    pa_csv.write_csv(_without_views(data), buffer, pa_csv.WriteOptions(include_header=False))
     buffer.seek(0)
     columns = ", ".join(f'"{name}"' for name in data.schema.names)
     cur.copy_expert(f"COPY {target} ({columns}) FROM STDIN WITH (FORMAT csv)", buffer)
+
+
+def _without_views(data: pa.Table | pa.RecordBatch) -> pa.Table | pa.RecordBatch:
+    """Arrow's CSV writer has no string or binary views (polars hands its frames over as views)."""
+    views = {pa.string_view(): pa.large_string(), pa.binary_view(): pa.large_binary()}
+    if not any(field.type in views for field in data.schema):
+        return data
+    return data.cast(pa.schema(field.with_type(views.get(field.type, field.type)) for field in data.schema))
 
 
 def _to_arrow(rows: list[tuple[Any, ...]], schema: pa.Schema) -> pa.Table:
