@@ -56,6 +56,29 @@ def test_rows_changed_after_their_check_are_checked_again(platform: Platform) ->
     assert (meta(evaluation)["rows_checked"], meta(evaluation)["rows_unchanged_since_checked"]) == (59, 10)
 
 
+def test_only_contract_columns_are_fingerprinted(platform: Platform) -> None:
+    """The fingerprint hashes what the contract judges: a lineage column rewritten is not re-read, a
+    contract column rewritten (even to the value it would get anyway, by type) is."""
+    land_reference(platform.env)
+    land_flights(platform.env, 1, month_sample(1, 30))
+    platform.materialize(FLOW)
+
+    with duckdb.connect(str(platform.env.duckdb_path)) as con:
+        con.execute(
+            "UPDATE normalized.flights SET _source_file = 'renamed.csv', _source_row = _source_row + 100"
+        )
+    evaluation = check(platform.materialize("normalized/flights"), "normalized/flights", "contract")
+    assert (meta(evaluation)["rows_checked"], meta(evaluation)["rows_unchanged_since_checked"]) == (0, 30)
+
+    with duckdb.connect(str(platform.env.duckdb_path)) as con:  # one value of one row, made invalid
+        con.execute("UPDATE normalized.flights SET carrier = 'not a code' WHERE _source_row = 101")
+    evaluation = check(
+        platform.materialize("normalized/flights", raise_on_error=False), "normalized/flights", "contract"
+    )
+    assert not evaluation.passed
+    assert (meta(evaluation)["rows_checked"], meta(evaluation)["failures"]) == (30, 1)
+
+
 def _with_distance(name: str, **checks: float) -> DeclaredContract:
     columns = [column("distance", "int32", **checks) if c.name == "distance" else c for c in CONTRACT.columns]
     return DeclaredContract(name, columns)

@@ -8,7 +8,7 @@ from dataforge_assets.lib.anomaly import load_sizes
 from dataforge_assets.lib.drift import Schemas, detect
 from dataforge_assets.lib.metadata import table_metadata
 from dataforge_assets.lib.partitions import range_tags
-from dataforge_assets.lib.raw_checks import raw_table_checks
+from dataforge_assets.lib.raw_checks import SCHEMA_DRIFT, RawTableChecks, raw_check_specs, run_raw_checks
 from dataforge_assets.lib.warehouse import DuckDBWarehouse
 
 
@@ -70,31 +70,30 @@ class Statements(dg.Config):
 
 
 def test_the_check_compares_the_schemas_of_the_last_two_materializations(tmp_path: Path) -> None:
-    """The real check, in runs: the comparison reads the instance's materializations, and re-running it
-    without a new materialization reports the same drift."""
+    """The real check, in runs, in the load's own step (as the raw assets run it): the comparison reads
+    the instance's materializations, the one the step just reported included, and re-running the check
+    alone, without a new materialization, reports the same drift."""
     warehouse = _warehouse(tmp_path)
     key = dg.AssetKey(["raw", "t"])
+    checked = RawTableChecks("t", ["id", "delay"], files=False)
 
-    @dg.asset(key=key)
-    def _raw(config: Statements, warehouse: DuckDBWarehouse) -> dg.MaterializeResult:
-        for statement in config.sql:
-            warehouse.execute(statement)
-        return dg.MaterializeResult(metadata=table_metadata(warehouse, "raw", "t"))
+    @dg.multi_asset(specs=[dg.AssetSpec(key)], check_specs=raw_check_specs(checked), can_subset=True)
+    def _raw(context: dg.AssetExecutionContext, config: Statements, warehouse: DuckDBWarehouse):
+        if context.selected_asset_keys:
+            for statement in config.sql:
+                warehouse.execute(statement)
+            yield dg.MaterializeResult(asset_key=key, metadata=table_metadata(warehouse, "raw", "t"))
+        yield from run_raw_checks(context, warehouse, {"t": checked})
 
-    drift_check, _ = raw_table_checks("t", ["id", "delay"])
     resources = {"warehouse": warehouse}
+    drift = dg.AssetCheckKey(key, SCHEMA_DRIFT)
 
     def run(sql: list[str], selection: dg.AssetSelection | None = None) -> dg.AssetCheckEvaluation:
-        config = {"ops": {key.to_python_identifier(): {"config": {"sql": sql}}}} if sql else None
+        config = {"ops": {"_raw": {"config": {"sql": sql}}}}
         result = dg.materialize(
-            [_raw, drift_check],
-            instance=instance,
-            resources=resources,
-            run_config=config,
-            selection=selection,
-            tags=range_tags(),
+            [_raw], instance=instance, resources=resources, run_config=config, selection=selection
         )
-        (evaluation,) = result.get_asset_check_evaluations()
+        (evaluation,) = [e for e in result.get_asset_check_evaluations() if e.check_name == SCHEMA_DRIFT]
         return evaluation
 
     with dg.instance_for_test() as instance:
@@ -105,9 +104,11 @@ def test_the_check_compares_the_schemas_of_the_last_two_materializations(tmp_pat
             "new column 'terminal' (VARCHAR); column 'delay' (BIGINT) dropped: no values in load 200; "
             "column 'gate' (VARCHAR) dropped: no values in load 200; column 'delay' changed type: BIGINT -> text"
         )
-        again = run([], selection=dg.AssetSelection.checks(drift_check))
+        again = run([], selection=dg.AssetSelection.checks(drift))
         assert again.description == changed.description
         assert again.metadata["changed_types"].value == {"delay": {"old": "BIGINT", "new": "text"}}
+        # The check alone loaded nothing: still the two materializations.
+        assert len(instance.fetch_materializations(key, limit=10).records) == 2
 
 
 class Rows(dg.Config):

@@ -45,10 +45,10 @@ KILL_POINTS: list[tuple[str, str]] = [
     ("dlt", "raw_reference"),
     ("normalized", "normalized__flights"),
     ("normalized", "normalized__weather"),
-    # A normalized table's contract and reconciliation checks run in its own step (normalized_asset.py):
-    # the normalized points cover them. These are check steps of their own.
+    # A normalized table's contract and reconciliation checks run in its own step (normalized_asset.py),
+    # a raw table's drift, anomaly and set-aside files checks in its load's (raw_checks.py): the
+    # normalized and dlt points cover them. This is a check step of its own.
     ("checks", "normalized__flights_dest_in_airports"),
-    ("checks", "raw__flights_schema_drift"),
     ("stats", "stats__route_stats"),
     ("stats", "stats__carrier_daily_performance"),
     ("stats", "stats__platform_run_stats"),

@@ -12,6 +12,7 @@ from dataforge_assets.lib.metadata import table_metadata
 from dataforge_assets.lib.operations.landing_sensor import landing_sensors_for
 from dataforge_assets.lib.partitions import SINGLE_RUN
 from dataforge_assets.lib.privacy import PrivacySpec, register
+from dataforge_assets.lib.raw_checks import RawTableChecks, raw_check_specs, run_raw_checks
 from dataforge_assets.lib.refresh import DLT_REFRESH_MODE, Refresh
 from dataforge_assets.lib.retry import retry_policy
 from dataforge_assets.lib.sources.committed_state import committed_state, resource_state
@@ -25,7 +26,7 @@ from dataforge_assets.lib.sources.pipeline import (
     raw_table_translator,
 )
 from dataforge_assets.lib.sources.redacted_errors import raised_errors_redacted
-from dataforge_assets.lib.sources.rejected_files import rejected_files_check, rejections_since
+from dataforge_assets.lib.sources.rejected_files import rejections_since
 from dataforge_assets.lib.sources.scaffold import SourceScaffolder
 from dataforge_assets.lib.sources.schema_contract import SchemaContractMode, dlt_schema_contract
 from dataforge_assets.lib.sources.spec import FreshnessSpec, RetrySpec, ScheduleSpec
@@ -99,6 +100,7 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
             else None
         )
         component = self
+        checked = self.checked_tables()
 
         # One multi_asset per source so the op gets the retry policy (dagster-dlt's dlt_assets takes none).
         # The specs come from the YAML's tables, not from a dlt source: building one at load imports dlt.
@@ -108,6 +110,8 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
                 raw_asset_spec(self.name, t.name, t.description, env.warehouse, freshness_policy)
                 for t in self.connection.tables
             ],
+            # Drift, anomaly and set-aside files are checked in the load's step (raw_checks.py).
+            check_specs=[spec for table in checked.values() for spec in raw_check_specs(table)],
             can_subset=True,
             retry_policy=retry_policy(self.retry.max_retries, self.retry.delay_seconds),
             # Unpartitioned, but selectable in a partition-range run of the monthly tables (partitions.py).
@@ -120,7 +124,11 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
             refresh: Refresh,
         ) -> Iterator[Any]:
             with raised_errors_redacted():
-                yield from _load(context, dlt, warehouse, refresh.full)
+                if context.selected_asset_keys:  # not when only checks are selected
+                    yield from _load(context, dlt, warehouse, refresh.full)
+                # After the load's session: its materializations are recorded, which drift and
+                # anomaly compare.
+                yield from run_raw_checks(context, warehouse, checked)
 
         def _load(
             context: dg.AssetExecutionContext, dlt: Any, warehouse: Warehouse, full_refresh: bool
@@ -193,19 +201,16 @@ class SourceComponent(dg.Component, dg.Model, dg.Resolvable):
                 )
             )
         sensors = landing_sensors_for(self.name, self.connection, _raw_assets, env)
-        rejected = [rejected_files_check(t.name) for t in self.connection.tables] if self.is_files else []
         return dg.Definitions(
             assets=[_raw_assets],
-            asset_checks=[*self.raw_checks(), *rejected],
             schedules=schedules,
             sensors=sensors,
         )
 
-    def raw_checks(self) -> list[Any]:
-        """Drift and row-count anomaly checks belong to each raw table, whatever reads it later."""
-        from dataforge_assets.lib.raw_checks import raw_table_checks  # it imports this module
-
-        return [check for t in self.connection.tables for check in raw_table_checks(t.name, _declared(t))]
+    def checked_tables(self) -> dict[str, RawTableChecks]:
+        """Drift and row-count anomaly checks belong to each raw table, whatever reads it later; files
+        set aside to each table of a files source."""
+        return {t.name: RawTableChecks(t.name, _declared(t), self.is_files) for t in self.connection.tables}
 
 
 def _declared(table: Any) -> list[str]:

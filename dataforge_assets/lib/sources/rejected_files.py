@@ -1,7 +1,7 @@
 """`raw._rejected_files`: every landed file set aside whole, with its identity and the reason.
 
 It is written by dlt in the same load as the good files (so a file is never both loaded and lost),
-and read back for the raw asset's metadata and its `rejected_files` check.
+and read back for the raw asset's metadata and its `rejected_files` check (raw_checks.py).
 """
 
 from __future__ import annotations
@@ -79,31 +79,19 @@ def rejections_since(warehouse: Warehouse, table: str, since: datetime) -> list[
     ).to_pylist()
 
 
-def rejected_files_check(table: str) -> dg.AssetChecksDefinition:
+def rejected_files_result(warehouse: Warehouse, table: str) -> dg.AssetCheckResult:
     """Warns while a landed file of `table` stays set aside (until a fixed version of it loads)."""
-
-    @dg.asset_check(
-        asset=dg.AssetKey([RAW, table]),
-        name="rejected_files",
-        description=f"No landed file of raw.{table} is set aside in raw.{REJECTED_FILES} without a fixed "
-        "version loaded since.",
+    # Only reads: a shared session, which waits while a writer holds the warehouse.
+    with warehouse.session(read_only=True):
+        outstanding = outstanding_rejections(warehouse, table)
+    return dg.AssetCheckResult(
+        passed=not outstanding,
+        severity=dg.AssetCheckSeverity.WARN,
+        description=(
+            "; ".join(str(r["reason"]) for r in outstanding) if outstanding else "no file set aside"
+        ),
+        metadata={
+            "rejected_files": dg.MetadataValue.json([{k: str(v) for k, v in r.items()} for r in outstanding]),
+            "rejected_file_count": len(outstanding),
+        },
     )
-    def _check(warehouse: Warehouse) -> dg.AssetCheckResult:
-        # Only reads: a shared session, which waits while a writer holds the warehouse.
-        with warehouse.session(read_only=True):
-            outstanding = outstanding_rejections(warehouse, table)
-        return dg.AssetCheckResult(
-            passed=not outstanding,
-            severity=dg.AssetCheckSeverity.WARN,
-            description=(
-                "; ".join(str(r["reason"]) for r in outstanding) if outstanding else "no file set aside"
-            ),
-            metadata={
-                "rejected_files": dg.MetadataValue.json(
-                    [{k: str(v) for k, v in r.items()} for r in outstanding]
-                ),
-                "rejected_file_count": len(outstanding),
-            },
-        )
-
-    return _check

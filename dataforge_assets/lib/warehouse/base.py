@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -116,10 +116,11 @@ class Warehouse(dg.ConfigurableResource):
         raise NotImplementedError
 
     def load_fingerprints(
-        self, schema: str, table: str, load_column: str
+        self, schema: str, table: str, load_column: str, columns: Sequence[str]
     ) -> dict[str | None, tuple[int, str]]:
-        """Per value of `load_column`: (rows, a sum of row hashes). Any change to a row, insert or
-        delete changes its load's fingerprint (barring a 64-bit hash collision)."""
+        """Per value of `load_column`: (rows, a sum of hashes of each row's `columns`). Any change to
+        one of those values, an insert or a delete changes its load's fingerprint (barring a 64-bit hash
+        collision); other columns are not read."""
         raise NotImplementedError
 
     def table_exists(self, schema: str, table: str) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -226,13 +226,14 @@ class PostgresWarehouse(Warehouse):
             )
 
     def load_fingerprints(
-        self, schema: str, table: str, load_column: str
+        self, schema: str, table: str, load_column: str, columns: Sequence[str]
     ) -> dict[str | None, tuple[int, str]]:
-        # 60 bits of each row's md5, summed as numeric (no overflow).
+        # 60 bits of the md5 of each row's named columns, summed as numeric (no overflow).
+        row = "ROW(" + ", ".join(f'"{c}"' for c in columns) + ")::text" if columns else "''"
         rows = self.query(
             f'SELECT "{load_column}" AS load, count(*) AS n, '
-            f"sum(('x' || left(md5(t::text), 15))::bit(60)::bigint::numeric)::text AS total "
-            f'FROM "{schema}"."{table}" AS t GROUP BY 1'
+            f"sum(('x' || left(md5({row}), 15))::bit(60)::bigint::numeric)::text AS total "
+            f'FROM "{schema}"."{table}" GROUP BY 1'
         ).to_pylist()
         return {r["load"]: (int(r["n"]), str(r["total"])) for r in rows}
 
