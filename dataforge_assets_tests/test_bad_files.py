@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import duckdb
 import polars as pl
 
 from dataforge_assets_tests.bad_input import check, meta
@@ -56,3 +57,32 @@ def test_two_damaged_files_with_a_good_month_block_nothing(platform: Platform) -
     assert materialization_metadata(after, ["raw", "flights"])["rows_loaded"] == ROWS
     assert platform.count("raw.flights") == 5 * ROWS
     assert meta(check(after, "normalized/flights", "reconciliation"))["unaccounted_rows"] == 0
+
+
+def test_a_raw_check_that_cannot_run_fails_as_a_check_and_the_load_goes_on(platform: Platform) -> None:
+    """The raw checks run in the load's step, after the load is committed: one that cannot run (its
+    table damaged behind the platform's back) is a failed check naming the error, never a failed load
+    that would stop the normalized build."""
+    land_reference(platform.env)
+    land_flights(platform.env, 1, month_sample(1, ROWS))
+    platform.materialize(FLOW)
+    with duckdb.connect(str(platform.env.duckdb_path)) as con:
+        con.execute("DROP TABLE IF EXISTS raw._rejected_files")
+        # Lost the column the check orders rejections by (the load's own report does not read it).
+        con.execute(
+            "CREATE TABLE raw._rejected_files (source VARCHAR, table_name VARCHAR, file_name VARCHAR, "
+            "size_bytes BIGINT, sha256 VARCHAR, reason VARCHAR, rejected_at TIMESTAMPTZ)"
+        )
+
+    land_flights(platform.env, 2, month_sample(2, ROWS))
+    result = platform.materialize(FLOW)
+
+    assert result.success
+    assert materialization_metadata(result, ["raw", "flights"])["rows_loaded"] == ROWS
+    assert platform.count("normalized.flights") == 2 * ROWS
+    broken = check(result, "raw/flights", "rejected_files")
+    assert not broken.passed and broken.severity.value == "ERROR"
+    assert (broken.description or "").startswith("the check could not run: BinderException")
+    assert "_dlt_load_id" in (broken.description or "")
+    assert check(result, "raw/flights", "schema_drift").passed
+    assert check(result, "raw/flights", "row_count_anomaly").passed

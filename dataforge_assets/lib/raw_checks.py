@@ -15,6 +15,7 @@ import dagster as dg
 
 from dataforge_assets.lib.anomaly import load_sizes
 from dataforge_assets.lib.drift import RAW, detect, materialized_schemas
+from dataforge_assets.lib.redaction import redact
 from dataforge_assets.lib.sources.rejected_files import REJECTED_FILES, rejected_files_result
 from dataforge_assets.lib.warehouse import Warehouse
 
@@ -66,13 +67,38 @@ def run_raw_checks(
     """The selected checks' results, each named for its check; every one runs, pass or fail."""
     for check_key in sorted(context.selected_asset_check_keys, key=lambda k: k.to_user_string()):
         checked = tables[check_key.asset_key.path[-1]]
-        if check_key.name == SCHEMA_DRIFT:
-            result = drift_result(context.instance, warehouse, checked.table, checked.declared_columns)
-        elif check_key.name == ROW_COUNT_ANOMALY:
-            result = anomaly_result(context.instance, check_key.asset_key)
-        else:
-            result = rejected_files_result(warehouse, checked.table)
+        try:
+            result = _result(context, warehouse, check_key, checked)
+        except Exception as error:
+            # The load these checks follow is committed and reported: a check that cannot run fails as
+            # a check (named, with its error), not as the load's step, which would stop everything
+            # downstream of a good load.
+            context.log.exception(f"check {check_key.to_user_string()} could not run")
+            result = could_not_run(error)
         yield result._replace(asset_key=check_key.asset_key, check_name=check_key.name)
+
+
+def _result(
+    context: dg.AssetExecutionContext,
+    warehouse: Warehouse,
+    check_key: dg.AssetCheckKey,
+    checked: RawTableChecks,
+) -> dg.AssetCheckResult:
+    if check_key.name == SCHEMA_DRIFT:
+        return drift_result(context.instance, warehouse, checked.table, checked.declared_columns)
+    if check_key.name == ROW_COUNT_ANOMALY:
+        return anomaly_result(context.instance, check_key.asset_key)
+    return rejected_files_result(warehouse, checked.table)
+
+
+def could_not_run(error: Exception) -> dg.AssetCheckResult:
+    reason = redact(f"{type(error).__name__}: {error}")
+    return dg.AssetCheckResult(
+        passed=False,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=f"the check could not run: {reason[:500]}",
+        metadata={"error": dg.MetadataValue.text(reason[:2000])},
+    )
 
 
 def drift_result(
