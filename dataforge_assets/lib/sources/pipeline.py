@@ -44,6 +44,9 @@ def make_pipeline(source_name: str, env: Environment, destination: Any | None = 
     """One pipeline per source; its state (the incremental cursors) lives in the destination."""
     import dlt
 
+    from dataforge_assets.lib.sources.parquet_statistics import write_load_files_without_statistics
+
+    write_load_files_without_statistics()
     return dlt.pipeline(
         pipeline_name=pipeline_name(source_name),
         destination=destination,
