@@ -57,3 +57,29 @@ def test_a_key_column_value_moving_between_columns_is_a_different_key() -> None:
     # ("A", "B1") and ("AB", "1") must not hash alike the way joined text would.
     frame = pl.DataFrame({"carrier": ["A", "AB"], "flight": ["B1", "1"]})
     assert not any_repeated([key_hashes(frame, KEY)])
+
+
+def test_files_added_from_several_threads_keep_every_hash() -> None:
+    """The reader adds each file's keys from the thread that read it; spills must not lose any."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    files = [
+        [
+            key_hashes(
+                pl.DataFrame({"carrier": ["AA"] * 50, "flight": [str(f * 100 + i) for i in range(50)]}), KEY
+            )
+        ]
+        for f in range(40)
+    ]
+    repeat = [key_hashes(pl.DataFrame({"carrier": ["AA"], "flight": ["1707"]}), KEY)]  # file 17's key
+    for _ in range(5):
+        with tempfile.TemporaryDirectory() as folder:
+            unique = LoadKeys(KEY, spill_folder=Path(folder), memory_hashes=120)
+            with ThreadPoolExecutor(8) as pool:
+                list(pool.map(unique.add_file, files))
+            assert not unique.repeated()
+        with tempfile.TemporaryDirectory() as folder:
+            repeated = LoadKeys(KEY, spill_folder=Path(folder), memory_hashes=120)
+            with ThreadPoolExecutor(8) as pool:
+                list(pool.map(repeated.add_file, [*files, repeat]))
+            assert repeated.repeated()

@@ -9,10 +9,12 @@ import dagster as dg
 
 from dataforge_assets.lib.asset_docs import PLATFORM_OWNER, Lineage, column_lineage, contract_schema
 from dataforge_assets.lib.contract_ledger import contract_version, record_checked, vouched_loads
-from dataforge_assets.lib.contracts import ContractViolation, contract_name, split_by_contract
+from dataforge_assets.lib.contract_suspects import split_suspects
+from dataforge_assets.lib.contracts import ContractViolation, contract_name
 from dataforge_assets.lib.lazy import lazy_module
 from dataforge_assets.lib.metadata import table_metadata
 from dataforge_assets.lib.normalize import (
+    BATCH_ROWS,
     LINEAGE,
     LOAD_ID,
     NORMALIZED,
@@ -288,7 +290,9 @@ def check_contract(warehouse: Warehouse, spec: NormalizedTable) -> dg.AssetCheck
             # The warehouse session's time zone is no property of the data: instants are compared in UTC.
             frame = frame.with_columns(cs.datetime(time_zone="*").dt.convert_time_zone("UTC"))
             data = frame.select(c for c in spec.contract_columns if c in frame.columns)
-            split = split_by_contract(f"{NORMALIZED}.{spec.name}", data, spec.contract)
+            # pandera judges the rows that can break the contract (the build's own split: same
+            # verdicts and failure cases, a fraction of pandera's passes and memory).
+            split = split_suspects(f"{NORMALIZED}.{spec.name}", data, spec.contract)
             cases = split.failure_cases
             for column, check, count in cases.group_by("column", "check").len().iter_rows():
                 per_rule[f"{column}:{check}"] = per_rule.get(f"{column}:{check}", 0) + count
@@ -334,7 +338,10 @@ def _rows_of_loads(
     where = [f"{LOAD_ID} IN ({', '.join(_quoted(load) for load in named)})"] if named else []
     if None in loads:
         where.append(f"{LOAD_ID} IS NULL")
-    yield from iter_table(warehouse, NORMALIZED, spec.name, where=" OR ".join(where), columns=columns)
+    # The build's batch size: the check's batches in flight make the step's peak memory.
+    yield from iter_table(
+        warehouse, NORMALIZED, spec.name, batch_rows=BATCH_ROWS, where=" OR ".join(where), columns=columns
+    )
 
 
 def _quoted(value: str) -> str:

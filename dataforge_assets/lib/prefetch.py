@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
+A = TypeVar("A")
 T = TypeVar("T")
 _DONE = object()
 
@@ -54,3 +57,22 @@ def prefetched(items: Iterator[T], depth: int = 1) -> Iterator[T]:
     finally:
         stop.set()
         worker.join()
+
+
+def mapped_ahead(function: Callable[[A], T], items: Iterable[A], workers: int = 2) -> Iterator[T]:
+    """`map(function, items)`, in order, with up to `workers` calls running in threads while the caller
+    handles the result before them (polars, hashlib and file reads release the GIL). At most
+    `workers` + 1 results are held at once, which bounds the memory it costs. An exception is raised
+    where its item's result would have been; stopping early cancels the calls not yet started."""
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dataforge-ahead") as pool:
+        pending: deque[Future[T]] = deque()
+        try:
+            for item in items:
+                pending.append(pool.submit(function, item))
+                if len(pending) > workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()

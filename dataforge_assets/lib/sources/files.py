@@ -25,6 +25,7 @@ import dagster as dg
 from pydantic import field_validator
 
 from dataforge_assets.lib.lazy import lazy_module
+from dataforge_assets.lib.prefetch import mapped_ahead
 from dataforge_assets.lib.sources.committed_state import SPEC_STATE_KEY, spec_fingerprint
 from dataforge_assets.lib.sources.file_checks import (
     BadSourceFile,
@@ -220,11 +221,19 @@ def _read_landing(load: FileLoad) -> Iterator[Any]:
     required = state.get("required_columns", [])
     with tempfile.TemporaryDirectory(prefix="dataforge_landing_") as scratch:
         accepted = []
-        for candidate in new:
+
+        def inspected(candidate: _Candidate) -> BadSourceFile | None:
             try:
                 _inspect(load, candidate, known, required, Path(scratch))
-                accepted.append(candidate)
             except BadSourceFile as bad:
+                return bad
+            return None
+
+        # Files are checked two at a time (polars releases the GIL); verdicts are taken in file order.
+        for candidate, bad in zip(new, mapped_ahead(inspected, new), strict=True):
+            if bad is None:
+                accepted.append(candidate)
+            else:
                 rejections.append(_rejection(load, candidate, bad))
         union = _union_schema(load, accepted, known, rejections)
         if not required and accepted:
@@ -277,15 +286,25 @@ def _new_files(load: FileLoad, handled: dict[str, dict]) -> list[_Candidate]:
     not still being written; a file only touched or re-copied unchanged just gets its time noted."""
     first_look = time.monotonic()
     new = []
-    for landed in landed_files(load.folder, [load.table.glob]):
-        record = handled.get(landed.name)
-        if unchanged_since(record, landed):
-            continue
+    changed = [
+        landed
+        for landed in landed_files(load.folder, [load.table.glob])
+        if not unchanged_since(handled.get(landed.name), landed)
+    ]
+
+    def digest(landed: LandedFile) -> str | None:
         try:
-            identity = Identity(landed.name, landed.size, sha256_of(landed.path))
+            return sha256_of(landed.path)
         except FileNotFoundError:
+            return None
+
+    # Hashed two files at a time (hashlib and file reads release the GIL).
+    for landed, sha256 in zip(changed, mapped_ahead(digest, changed), strict=True):
+        record = handled.get(landed.name)
+        if sha256 is None:
             log.warning(f"file {landed.name!r} vanished while being read; skipped")
             continue
+        identity = Identity(landed.name, landed.size, sha256)
         if identity.same_as(record):
             record["mtime_ns"] = landed.mtime_ns
             log.info(f"file {landed.name!r}: same name, size and content as already handled; nothing to load")
@@ -410,10 +429,14 @@ def _accepted_batches(
     scratch: Path,
 ) -> Iterator[pa.Table]:
     """Each accepted file read whole (its keys checked before any of it is handed on), aligned to the
-    load's schema; a file failing its key checks is set aside."""
-    for candidate in accepted:
+    load's schema; a file failing its key checks is set aside.
+
+    The next two files are read in threads while dlt writes this one's batches (polars and pyarrow
+    release the GIL): the load's files are small and polars reads each on about one core."""
+
+    def read(candidate: _Candidate) -> list[pa.Table] | BadSourceFile:
         try:
-            batches = list(
+            return list(
                 read_file_batches(
                     _readable_path(load, candidate, scratch),
                     load.table.format,
@@ -425,7 +448,11 @@ def _accepted_batches(
                 )
             )
         except BadSourceFile as bad:
-            rejections.append(_rejection(load, candidate, bad))
+            return bad
+
+    for candidate, batches in zip(accepted, mapped_ahead(read, accepted), strict=True):
+        if isinstance(batches, BadSourceFile):
+            rejections.append(_rejection(load, candidate, batches))
             continue
         for batch in batches:
             yield _aligned(batch, union)

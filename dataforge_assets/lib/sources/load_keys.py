@@ -11,6 +11,7 @@ checked in memory in turn, so the reader's memory stops growing with the load (a
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -55,15 +56,18 @@ class LoadKeys:
         self._held = 0  # hashes in `_files`
         self._spilled: list[Path] = []
         self._file_count = 0
+        self._adding = threading.Lock()  # files are read (and their keys added) by several threads
 
     def add_file(self, hashes: Sequence[pl.Series]) -> None:
         if not hashes:
             return
-        self._files.append(pl.concat(hashes))
-        self._held += len(self._files[-1])
-        self._file_count += 1
-        if self._folder is not None and self._held > self._memory_hashes:
-            self._spill()
+        combined = pl.concat(hashes)
+        with self._adding:
+            self._files.append(combined)
+            self._held += len(combined)
+            self._file_count += 1
+            if self._folder is not None and self._held > self._memory_hashes:
+                self._spill()
 
     def repeated(self) -> bool:
         """True when two rows of the load may share a key (certainly, unless 64-bit hashes collide)."""
