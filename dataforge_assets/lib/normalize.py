@@ -43,6 +43,7 @@ from dataforge_assets.lib.partitions import (
 from dataforge_assets.lib.prefetch import prefetched
 from dataforge_assets.lib.raw_history import current_rows, sweep_deleted
 from dataforge_assets.lib.reject_spool import RejectSpool
+from dataforge_assets.lib.sql_literal import quoted_list
 from dataforge_assets.lib.warehouse import Warehouse
 
 if TYPE_CHECKING:
@@ -259,7 +260,7 @@ def _build_loads(
         for schema in (NORMALIZED, QUARANTINE):
             warehouse.drop_table(schema, staging)
         written = _write_rows(
-            warehouse, spec, report, f"{LOAD_ID} IN ({_listed(group)})", batch_rows, staging
+            warehouse, spec, report, f"{LOAD_ID} IN ({quoted_list(group)})", batch_rows, staging
         )
         with warehouse.transaction():
             if spec.months is not None:  # with the rows: monthly stats find them even if this run dies
@@ -314,7 +315,7 @@ def _raw_rows_per_month(
     grouped by the raw values: a month is what `read_raw_months` reads in them."""
     assert spec.months is not None
     year, month = spec.months.raw_year, spec.months.raw_month
-    fresh = f"CASE WHEN {LOAD_ID} IN ({_listed(written)}) THEN 0 ELSE 1 END" if written else "1"
+    fresh = f"CASE WHEN {LOAD_ID} IN ({quoted_list(written)}) THEN 0 ELSE 1 END" if written else "1"
     rows = warehouse.query(
         f'SELECT "{year}", "{month}", CAST("{year}" AS VARCHAR), CAST("{month}" AS VARCHAR), sum({fresh}) '
         f'FROM {RAW}."{spec.raw_table}" WHERE {current_rows(warehouse, spec.raw_table)} GROUP BY 1, 2, 3, 4'
@@ -387,7 +388,7 @@ def _swap_in(warehouse: Warehouse, table: str, staging: str, rebuilt: Sequence[s
             continue
         warehouse.execute(f'DELETE FROM "{schema}"."{table}" WHERE "{ROW_KEY}" IN ({staged_keys})')
         if rebuilt:
-            warehouse.execute(f'DELETE FROM "{schema}"."{table}" WHERE {LOAD_ID} IN ({_listed(rebuilt)})')
+            warehouse.execute(f'DELETE FROM "{schema}"."{table}" WHERE {LOAD_ID} IN ({quoted_list(rebuilt)})')
         staged = warehouse.columns(schema, staging)
         # A raw column that arrived in a later load (schema evolution) reaches quarantine as it arrived:
         # the table gains it (NULL in earlier rows) inside this transaction.
@@ -401,10 +402,6 @@ def _swap_in(warehouse: Warehouse, table: str, staging: str, rebuilt: Sequence[s
         )
     for schema in (NORMALIZED, QUARANTINE):
         warehouse.drop_table(schema, staging)
-
-
-def _listed(values: Sequence[str]) -> str:
-    return ", ".join("'" + value.replace("'", "''") + "'" for value in values)
 
 
 def _write_rows(
@@ -509,7 +506,7 @@ def _record_processed(warehouse: Warehouse, table: str, loads: list[str], versio
         if CODE_VERSION not in {name for name, _ in warehouse.columns(NORMALIZED, PROCESSED_LOADS)}:
             warehouse.execute(f"ALTER TABLE {NORMALIZED}.{PROCESSED_LOADS} ADD COLUMN {CODE_VERSION} VARCHAR")
         warehouse.execute(
-            f"DELETE FROM {NORMALIZED}.{PROCESSED_LOADS} WHERE table_name = ? AND load_id IN ({_listed(loads)})",
+            f"DELETE FROM {NORMALIZED}.{PROCESSED_LOADS} WHERE table_name = ? AND load_id IN ({quoted_list(loads)})",
             (table,),
         )
     now = datetime.now(UTC)

@@ -38,6 +38,7 @@ from dataforge_assets.lib.partitions import (
 from dataforge_assets.lib.privacy import MASK, PrivacySpec, policy_for
 from dataforge_assets.lib.reconcile import by_load, by_month, count_rows
 from dataforge_assets.lib.refresh import Refresh
+from dataforge_assets.lib.sql_literal import quoted_list
 from dataforge_assets.lib.warehouse import Warehouse
 
 # Annotations naming polars are strings: Dagster evaluates the asset functions' annotations (so no
@@ -335,17 +336,13 @@ def _rows_of_loads(
     # A contract column missing from the table is left out here and named by pandera's schema check.
     columns = [c for c in (*spec.contract_columns, *LINEAGE) if c in present]
     named = [load for load in loads if load is not None]
-    where = [f"{LOAD_ID} IN ({', '.join(_quoted(load) for load in named)})"] if named else []
+    where = [f"{LOAD_ID} IN ({quoted_list(named)})"] if named else []
     if None in loads:
         where.append(f"{LOAD_ID} IS NULL")
     # The build's batch size: the check's batches in flight make the step's peak memory.
     yield from iter_table(
         warehouse, NORMALIZED, spec.name, batch_rows=BATCH_ROWS, where=" OR ".join(where), columns=columns
     )
-
-
-def _quoted(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _locate(cases: "pl.DataFrame", frame: "pl.DataFrame", offset: int) -> "pl.DataFrame":

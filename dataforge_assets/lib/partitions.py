@@ -14,6 +14,8 @@ from typing import Any
 
 import dagster as dg
 
+from dataforge_assets.lib.sql_literal import quoted, quoted_list
+
 # nycflights13 starts in January 2013; the current month is a partition too (end_offset=1), so the
 # month being loaded now can be materialized before it ends.
 FLIGHT_MONTHS = dg.MonthlyPartitionsDefinition(start_date="2013-01-01", end_offset=1)
@@ -156,15 +158,11 @@ def raw_values_sql(year_column: str, month_column: str, spellings: Iterable[RawS
         if year is not None and month is not None:
             by_year.setdefault(year, set()).add(month)
     clauses = [
-        f'(CAST("{year_column}" AS VARCHAR) = {_literal(year)} '
-        f'AND CAST("{month_column}" AS VARCHAR) IN ({", ".join(_literal(m) for m in sorted(texts))}))'
+        f'(CAST("{year_column}" AS VARCHAR) = {quoted(year)} '
+        f'AND CAST("{month_column}" AS VARCHAR) IN ({quoted_list(sorted(texts))}))'
         for year, texts in sorted(by_year.items())
     ]
     return "(" + " OR ".join(clauses) + ")" if clauses else "FALSE"
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def date_months_sql(date_column: str, months: Sequence[Month]) -> str:

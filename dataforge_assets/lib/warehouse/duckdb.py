@@ -17,6 +17,7 @@ from dagster_duckdb import DuckDBResource
 from pydantic import Field, PrivateAttr
 
 from dataforge_assets.lib.lazy import lazy_module
+from dataforge_assets.lib.sql_literal import quoted
 from dataforge_assets.lib.warehouse.base import Warehouse, WriteMode
 from dataforge_assets.lib.warehouse.writer_lock import held_by_this_process, lock_path_for, writer_lock
 
@@ -336,4 +337,4 @@ def _sql_literal(value: Any) -> str:
         return "true" if value else "false"
     if isinstance(value, int | float):
         return str(value)
-    return "'" + str(value).replace("'", "''") + "'"
+    return quoted(str(value))
