@@ -19,7 +19,7 @@ import zlib
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import dagster as dg
 from pydantic import field_validator
@@ -56,6 +56,7 @@ else:
     pq = lazy_module("pyarrow.parquet")
 
 log = logging.getLogger(__name__)
+R = TypeVar("R")
 
 # Lineage columns added to every raw row read from a file.
 SOURCE_FILE = "_source_file"
@@ -221,20 +222,13 @@ def _read_landing(load: FileLoad) -> Iterator[Any]:
     required = state.get("required_columns", [])
     with tempfile.TemporaryDirectory(prefix="dataforge_landing_") as scratch:
         accepted = []
-
-        def inspected(candidate: _Candidate) -> BadSourceFile | None:
-            try:
-                _inspect(load, candidate, known, required, Path(scratch))
-            except BadSourceFile as bad:
-                return bad
-            return None
-
-        # Files are checked two at a time (polars releases the GIL); verdicts are taken in file order.
-        for candidate, bad in zip(new, mapped_ahead(inspected, new), strict=True):
-            if bad is None:
-                accepted.append(candidate)
+        for candidate, outcome in _two_at_a_time(
+            lambda candidate: _inspect(load, candidate, known, required, Path(scratch)), new
+        ):
+            if isinstance(outcome, BadSourceFile):
+                rejections.append(_rejection(load, candidate, outcome))
             else:
-                rejections.append(_rejection(load, candidate, bad))
+                accepted.append(candidate)
         union = _union_schema(load, accepted, known, rejections)
         if not required and accepted:
             # The first load: what every one of its files has is required from now on.
@@ -434,28 +428,41 @@ def _accepted_batches(
     The next two files are read in threads while dlt writes this one's batches (polars and pyarrow
     release the GIL): the load's files are small and polars reads each on about one core."""
 
-    def read(candidate: _Candidate) -> list[pa.Table] | BadSourceFile:
-        try:
-            return list(
-                read_file_batches(
-                    _readable_path(load, candidate, scratch),
-                    load.table.format,
-                    load.csv,
-                    load.source,
-                    load.table,
-                    load_keys=load_keys,
-                    shown_as=candidate.landed.path,
-                )
+    def read(candidate: _Candidate) -> list[pa.Table]:
+        return list(
+            read_file_batches(
+                _readable_path(load, candidate, scratch),
+                load.table.format,
+                load.csv,
+                load.source,
+                load.table,
+                load_keys=load_keys,
+                shown_as=candidate.landed.path,
             )
-        except BadSourceFile as bad:
-            return bad
+        )
 
-    for candidate, batches in zip(accepted, mapped_ahead(read, accepted), strict=True):
+    for candidate, batches in _two_at_a_time(read, accepted):
         if isinstance(batches, BadSourceFile):
             rejections.append(_rejection(load, candidate, batches))
             continue
         for batch in batches:
             yield _aligned(batch, union)
+
+
+def _two_at_a_time(
+    work: Callable[[_Candidate], R], candidates: list[_Candidate]
+) -> Iterator[tuple[_Candidate, R | BadSourceFile]]:
+    """Each candidate with what `work` made of it, or the BadSourceFile it raised (the file is set
+    aside, the others go on), in file order; two files are worked on at once in threads (polars,
+    pyarrow and file reads release the GIL)."""
+
+    def attempt(candidate: _Candidate) -> R | BadSourceFile:
+        try:
+            return work(candidate)
+        except BadSourceFile as bad:
+            return bad
+
+    return zip(candidates, mapped_ahead(attempt, candidates), strict=True)
 
 
 def _aligned(batch: pa.Table, union: pa.Schema) -> pa.Table:
